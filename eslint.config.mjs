@@ -1,0 +1,23 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', '.local/**', 'bin/**', 'jest.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // The domain imports no infrastructure (DEVELOPERS.md, STYLE.md).
+    files: ['src/aggregates/**', 'src/commands/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['pg', 'ioredis', 'kafkajs', 'stripe', 'express', '@clickhouse/*', '@kurrent/*', '**/infra/**', '**/eventstore/postgres*', '**/eventstore/kurrent*'] },
+      ],
+    },
+  },
+);

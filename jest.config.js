@@ -1,0 +1,21 @@
+/** Two projects: unit tests need nothing running; integration tests talk to the real
+ * services that infra/local/stack.sh starts. */
+const transform = { '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
+module.exports = {
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/src/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/contract/**/*.memory.test.ts'],
+    },
+    {
+      displayName: 'integration',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/contract/**/*.real.test.ts'],
+      setupFiles: ['<rootDir>/test/support/load-env.ts'],
+      testTimeout: 60000,
+    },
+  ],
+};
