@@ -1,0 +1,87 @@
+import express, { type Router } from 'express';
+import { z } from 'zod';
+import type { PlanCatalog } from '../catalog/catalog';
+import { asOf, featureAccess, type Entitlements } from '../projections/entitlements/compute-entitlements';
+import { HttpError } from './http-error';
+
+export interface EntitlementsReader {
+  getDocument(customerId: string): Promise<Entitlements | null>;
+  customerIdForUser(userId: string): Promise<string | null>;
+}
+
+/** Answers `?at=`: the entitlements as they were at an instant, folded from the log. */
+export type PointInTimeReader = (customerId: string, at: Date) => Promise<Entitlements | null>;
+
+const customerId = z.string().regex(/^cus_[A-Za-z0-9]{1,64}$/, 'must be a Stripe customer id (cus_...)');
+const userId = z.string().regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'must be 1-128 characters of letters, digits and _ . : @ -');
+const feature = z.string().regex(/^[a-z0-9_]{1,64}$/, 'must be a feature name (a-z, 0-9, _)');
+const query = z
+  .object({ at: z.iso.datetime({ offset: true, message: 'must be an ISO-8601 instant, e.g. 2026-01-31T12:00:00Z' }).optional() })
+  .strict();
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const message = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : what} ${i.message}`).join('; ');
+    throw new HttpError(400, 'REQUEST.INVALID_PARAMETER', `Invalid ${what}: ${message}.`);
+  }
+  return result.data;
+}
+
+export function entitlementsRouter(options: {
+  reader: EntitlementsReader;
+  pointInTime?: PointInTimeReader;
+  catalog: PlanCatalog;
+  clock?: () => Date;
+}): Router {
+  const router = express.Router();
+  const clock = options.clock ?? (() => new Date());
+
+  async function load(id: string, rawQuery: unknown): Promise<Entitlements> {
+    const { at } = parse(query, rawQuery, 'query');
+    if (at) {
+      if (!options.pointInTime) throw new HttpError(501, 'ENTITLEMENTS.AT_UNSUPPORTED', 'Point-in-time answers are not available.');
+      const instant = new Date(at);
+      const doc = await options.pointInTime(id, instant);
+      if (!doc) throw new HttpError(404, 'CUSTOMER.NOT_FOUND', `No customer ${id} at ${at}.`);
+      return asOf(doc, instant);
+    }
+    const doc = await options.reader.getDocument(id);
+    if (!doc) throw new HttpError(404, 'CUSTOMER.NOT_FOUND', `No customer ${id}.`);
+    return asOf(doc, clock());
+  }
+
+  function send(req: express.Request, res: express.Response, doc: Entitlements, body: unknown) {
+    const etag = `"${doc.customerId}@${doc.position}"`;
+    res.setHeader('ETag', etag);
+    res.setHeader('Cache-Control', 'private, no-cache');
+    if (req.header('if-none-match') === etag && !req.query.at) {
+      res.status(304).end();
+      return;
+    }
+    res.json(body);
+  }
+
+  router.get('/v1/customers/:customerId/entitlements', async (req, res) => {
+    const id = parse(customerId, req.params.customerId, 'customerId');
+    const doc = await load(id, req.query);
+    send(req, res, doc, doc);
+  });
+
+  router.get('/v1/customers/:customerId/entitlements/:feature', async (req, res) => {
+    const id = parse(customerId, req.params.customerId, 'customerId');
+    const name = parse(feature, req.params.feature, 'feature');
+    const doc = await load(id, req.query);
+    send(req, res, doc, featureAccess(options.catalog, doc, name));
+  });
+
+  router.get('/v1/users/:userId/entitlements', async (req, res) => {
+    const user = parse(userId, req.params.userId, 'userId');
+    const id = await options.reader.customerIdForUser(user);
+    if (!id) throw new HttpError(404, 'USER.NOT_FOUND', `No customer is linked to user ${user}.`);
+    const doc = await load(id, req.query);
+    send(req, res, doc, doc);
+  });
+
+  return router;
+}

@@ -1,0 +1,110 @@
+import type { Redis } from 'ioredis';
+import type { BusEvent } from '../../bus/port';
+import type { Entitlements } from './compute-entitlements';
+
+/**
+ * How the feature-access model folds a customer's events, kept pure so the same code answers
+ * `?at=` by folding the event log up to an instant.
+ */
+export interface CustomerAccessProjection<State> {
+  initial(customerId: string): State;
+  /** Must never throw on unexpected data: return the state unchanged (and let the runner log). */
+  apply(state: State, event: BusEvent): State;
+  render(state: State, position: bigint): Entitlements;
+  userIdOf(state: State): string | null;
+}
+
+interface Stored<State> {
+  position: string;
+  state: State;
+}
+
+/**
+ * The feature-access read model in Redis. Per customer: the folded state and the position of
+ * the last event it reflects (`state` key), the rendered entitlements answered on every request
+ * (`doc` key), and the product user id → customer id mapping (`user` key). All three change in
+ * one MULTI guarded by WATCH, and an event at or below the stored position is skipped, so
+ * replays and redeliveries change nothing.
+ */
+export class RedisEntitlementsStore<State> {
+  constructor(
+    private readonly redis: Redis,
+    private readonly projection: CustomerAccessProjection<State>,
+    private readonly prefix = 'bl:ent:',
+  ) {}
+
+  private stateKey(customerId: string) {
+    return `${this.prefix}state:${customerId}`;
+  }
+  private docKey(customerId: string) {
+    return `${this.prefix}doc:${customerId}`;
+  }
+  private userKey(userId: string) {
+    return `${this.prefix}user:${userId}`;
+  }
+
+  async applyBatch(events: BusEvent[]): Promise<{ applied: number; skipped: number }> {
+    const byCustomer = new Map<string, BusEvent[]>();
+    for (const event of events) {
+      const list = byCustomer.get(event.customerId) ?? [];
+      list.push(event);
+      byCustomer.set(event.customerId, list);
+    }
+    let applied = 0;
+    let skipped = 0;
+    for (const [customerId, customerEvents] of byCustomer) {
+      const result = await this.applyToCustomer(customerId, customerEvents);
+      applied += result.applied;
+      skipped += result.skipped;
+    }
+    return { applied, skipped };
+  }
+
+  private async applyToCustomer(customerId: string, events: BusEvent[]): Promise<{ applied: number; skipped: number }> {
+    const key = this.stateKey(customerId);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await this.redis.watch(key);
+      const raw = await this.redis.get(key);
+      const stored: Stored<State> = raw
+        ? (JSON.parse(raw) as Stored<State>)
+        : { position: '0', state: this.projection.initial(customerId) };
+      let position = BigInt(stored.position);
+      let state = stored.state;
+      let applied = 0;
+      for (const event of events) {
+        const eventPosition = BigInt(event.position);
+        if (eventPosition <= position) continue;
+        state = this.projection.apply(state, event);
+        position = eventPosition;
+        applied += 1;
+      }
+      if (applied === 0) {
+        await this.redis.unwatch();
+        return { applied: 0, skipped: events.length };
+      }
+      const previousUser = this.projection.userIdOf(stored.state);
+      const userId = this.projection.userIdOf(state);
+      const doc = this.projection.render(state, position);
+      const multi = this.redis
+        .multi()
+        .set(key, JSON.stringify({ position: position.toString(), state }))
+        .set(this.docKey(customerId), JSON.stringify(doc));
+      if (previousUser && previousUser !== userId) multi.del(this.userKey(previousUser));
+      if (userId) multi.set(this.userKey(userId), customerId);
+      const result = await multi.exec();
+      if (result !== null) return { applied, skipped: events.length - applied };
+      // Another writer touched this customer (e.g. during a partition rebalance): reload and retry.
+    }
+    throw new Error(`Could not apply events for ${customerId}: too many concurrent writers`);
+  }
+
+  /** The rendered entitlements as stored (a JSON string), or null. */
+  async getDocument(customerId: string): Promise<Entitlements | null> {
+    const raw = await this.redis.get(this.docKey(customerId));
+    return raw ? (JSON.parse(raw) as Entitlements) : null;
+  }
+
+  async customerIdForUser(userId: string): Promise<string | null> {
+    return this.redis.get(this.userKey(userId));
+  }
+}
