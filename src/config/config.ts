@@ -24,7 +24,9 @@ const commaList = z
 const apiKeys = z.string().transform((value, ctx) => {
   const keys: ApiKey[] = [];
   for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
-    const [key, scopes] = entry.split(':');
+    const separator = entry.indexOf(':');
+    const key = separator < 0 ? entry : entry.slice(0, separator);
+    const scopes = separator < 0 ? undefined : entry.slice(separator + 1);
     if (!key || key.length < 8) {
       ctx.addIssue({ code: 'custom', message: `key "${key ?? ''}" must be at least 8 characters` });
       return z.NEVER;
