@@ -57,13 +57,13 @@ export function loadCatalog(file: string = DEFAULT_CATALOG_PATH): PlanCatalog {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new Error(`Cannot read plan catalogue ${file}: ${(error as Error).message}`);
+    throw new Error(`Cannot read plan catalogue ${file}: ${(error as Error).message}`, { cause: error });
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new Error(`Plan catalogue ${file} is not JSON: ${(error as Error).message}`);
+    throw new Error(`Plan catalogue ${file} is not JSON: ${(error as Error).message}`, { cause: error });
   }
   return parseCatalog(raw, file);
 }

@@ -28,7 +28,7 @@ export class InboxWorker {
 
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      let handled = 0;
+      let handled: number;
       try {
         handled = await this.drainOnce();
       } catch (error) {
