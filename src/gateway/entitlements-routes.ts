@@ -1,4 +1,4 @@
-import express, { type Router } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
 import { z } from 'zod';
 import type { PlanCatalog } from '../catalog/catalog';
 import { asOf, featureAccess, type Entitlements } from '../projections/entitlements/compute-entitlements';
@@ -32,6 +32,8 @@ export function entitlementsRouter(options: {
   reader: EntitlementsReader;
   pointInTime?: PointInTimeReader;
   catalog: PlanCatalog;
+  /** Authorisation (scope `entitlements:read`). */
+  guard: RequestHandler;
   clock?: () => Date;
 }): Router {
   const router = express.Router();
@@ -62,20 +64,20 @@ export function entitlementsRouter(options: {
     res.json(body);
   }
 
-  router.get('/v1/customers/:customerId/entitlements', async (req, res) => {
+  router.get('/v1/customers/:customerId/entitlements', options.guard, async (req, res) => {
     const id = parse(customerId, req.params.customerId, 'customerId');
     const doc = await load(id, req.query);
     send(req, res, doc, doc);
   });
 
-  router.get('/v1/customers/:customerId/entitlements/:feature', async (req, res) => {
+  router.get('/v1/customers/:customerId/entitlements/:feature', options.guard, async (req, res) => {
     const id = parse(customerId, req.params.customerId, 'customerId');
     const name = parse(feature, req.params.feature, 'feature');
     const doc = await load(id, req.query);
     send(req, res, doc, featureAccess(options.catalog, doc, name));
   });
 
-  router.get('/v1/users/:userId/entitlements', async (req, res) => {
+  router.get('/v1/users/:userId/entitlements', options.guard, async (req, res) => {
     const user = parse(userId, req.params.userId, 'userId');
     const id = await options.reader.customerIdForUser(user);
     if (!id) throw new HttpError(404, 'USER.NOT_FOUND', `No customer is linked to user ${user}.`);

@@ -97,7 +97,7 @@ describe('POST /webhooks/stripe', () => {
     const body = JSON.stringify({ id: 'nope', type: 'customer.created', created: 1, data: { object: {} } });
     const response = await post(body, { 'stripe-signature': sign(body) });
     expect(response.status).toBe(400);
-    const json = await response.json();
+    const json = (await response.json()) as { code: string; error: string };
     expect(json.code).toBe('WEBHOOK.MALFORMED_EVENT');
     expect(json.error).toMatch(/id must be a Stripe event id/);
     expect(inbox.entries.size).toBe(0);

@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import Stripe from 'stripe';
+import { startSystem, type RunningSystem } from '../../src/app/system';
+import { loadConfig, type Config } from '../../src/config/config';
+import { silentLogger } from '../../src/shared/logger';
+import { createTestDatabase, type TestDatabase } from './postgres';
+
+export const TEST_API_KEY = 'integration-test-key';
+
+export interface TestSystem extends RunningSystem {
+  url: string;
+  config: Config;
+  namespace: string;
+  /** Signs `payload` with the configured webhook secret and posts it to the running gateway. */
+  postWebhook(payload: unknown, options?: { secret?: string; signature?: string }): Promise<Response>;
+  /** GET with the test API key. */
+  get(path: string, headers?: Record<string, string>): Promise<Response>;
+}
+
+/** Signs a raw body the way Stripe does (t=...,v1=HMAC-SHA256). */
+export function signStripePayload(body: string, secret: string): string {
+  return Stripe.webhooks.generateTestHeaderString({ payload: body, secret });
+}
+
+/**
+ * A whole system against the real services (started by infra/local/stack.sh), isolated from
+ * other test files: its own PostgreSQL database, Kafka topic, consumer groups and Redis keys.
+ */
+export async function startTestSystem(env: Record<string, string> = {}): Promise<TestSystem> {
+  const namespace = `t${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const db: TestDatabase = await createTestDatabase({ prefix: 'it' });
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: db.url,
+    PORT: '0',
+    KAFKA_TOPIC: `billing-ledger.test.${namespace}`,
+    KAFKA_PARTITIONS: '3',
+    API_KEYS: `${TEST_API_KEY}:*`,
+    ...env,
+  });
+  const system = await startSystem(config, { namespace, logger: silentLogger });
+  if (!system.url) throw new Error('the gateway did not start');
+  const url = system.url;
+  const secret = config.STRIPE_WEBHOOK_SECRET[0] as string;
+
+  return {
+    ...system,
+    url,
+    config,
+    namespace,
+    async postWebhook(payload, options = {}) {
+      const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
+      const signature = options.signature ?? signStripePayload(body, options.secret ?? secret);
+      return fetch(`${url}/webhooks/stripe`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': signature },
+        body,
+      });
+    },
+    get(path, headers = {}) {
+      return fetch(`${url}${path}`, { headers: { authorization: `Bearer ${TEST_API_KEY}`, ...headers } });
+    },
+    async stop() {
+      await system.stop();
+      await deleteKeys(config.REDIS_URL, `${namespace}:*`);
+      await db.drop();
+    },
+  };
+}
+
+async function deleteKeys(redisUrl: string, pattern: string): Promise<number> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = '0';
+    let removed = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) removed += await redis.del(...keys);
+    } while (cursor !== '0');
+    return removed;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Polls `probe` until it returns a value that `done` accepts, or fails with the last value seen. */
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  done: (value: T) => boolean,
+  { timeoutMs = 20_000, intervalMs = 100 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await probe();
+    if (done(last)) return last;
+    if (Date.now() > deadline) {
+      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
