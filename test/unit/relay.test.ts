@@ -1,0 +1,108 @@
+import { MemoryBus } from '../../src/bus/memory-bus';
+import type { BusEvent, EventPublisher } from '../../src/bus/port';
+import { MemoryEventStore } from '../../src/eventstore/memory-event-store';
+import type { EventData } from '../../src/eventstore/port';
+import { MemoryCheckpoints } from '../../src/relay/checkpoints';
+import { Relay } from '../../src/relay/relay';
+import { silentLogger } from '../../src/shared/logger';
+import { v4 as uuid } from 'uuid';
+
+function event(customerId: string, n: number): EventData {
+  return { id: uuid(), type: 'Tested', data: { customerId, n }, metadata: { schemaVersion: 1 } };
+}
+
+async function seed(store: MemoryEventStore, count: number) {
+  for (let i = 0; i < count; i++) {
+    const customer = `cus_${i % 3}`;
+    await store.appendToStream(`customer-${customer}`, [event(customer, i)], 'any');
+  }
+}
+
+describe('relay: event store → bus', () => {
+  it('publishes every event once, in log order, keyed by customer, and checkpoints the last position', async () => {
+    const store = new MemoryEventStore();
+    await seed(store, 10);
+    const bus = new MemoryBus();
+    const checkpoints = new MemoryCheckpoints();
+    const relay = new Relay(store, bus.publisher(), checkpoints, { batchSize: 4, logger: silentLogger });
+
+    expect(await relay.runOnce()).toBe(4);
+    expect(await relay.runOnce()).toBe(4);
+    expect(await relay.runOnce()).toBe(2);
+    expect(await relay.runOnce()).toBe(0);
+
+    const published = bus.log.map((raw) => JSON.parse(raw) as BusEvent);
+    expect(published.map((e) => e.data.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(published.map((e) => e.customerId)).toEqual(published.map((e) => `cus_${Number(e.data.n) % 3}`));
+    expect(await checkpoints.load('relay')).toBe(BigInt(published[9]?.position ?? 0));
+  });
+
+  it('after a crash between publish and checkpoint, republishes the batch and a position-guarded consumer ends the same', async () => {
+    const store = new MemoryEventStore();
+    await seed(store, 6);
+    const bus = new MemoryBus();
+    const applied = new Map<string, number[]>();
+    const positions = new Map<string, bigint>();
+    await bus.consumer('g').start({
+      handle: async (events) => {
+        for (const e of events) {
+          if (BigInt(e.position) <= (positions.get(e.customerId) ?? 0n)) continue;
+          positions.set(e.customerId, BigInt(e.position));
+          applied.set(e.customerId, [...(applied.get(e.customerId) ?? []), Number(e.data.n)]);
+        }
+      },
+      deadLetter: async () => undefined,
+    });
+
+    const checkpoints = new MemoryCheckpoints();
+    let crash = true;
+    const crashing = {
+      load: (name: string) => checkpoints.load(name),
+      save: async (name: string, position: bigint) => {
+        if (crash) {
+          crash = false;
+          throw new Error('process died before the checkpoint was saved');
+        }
+        await checkpoints.save(name, position);
+      },
+    };
+    const relay = new Relay(store, bus.publisher(), crashing, { batchSize: 100, logger: silentLogger });
+    await expect(relay.runOnce()).rejects.toThrow('process died');
+    // A new process starts from the last saved checkpoint.
+    const restarted = new Relay(store, bus.publisher(), crashing, { batchSize: 100, logger: silentLogger });
+    expect(await restarted.runOnce()).toBe(6);
+
+    expect(bus.log).toHaveLength(12); // the batch went out twice
+    expect(Object.fromEntries(applied)).toEqual({ cus_0: [0, 3], cus_1: [1, 4], cus_2: [2, 5] });
+  });
+
+  it('does not advance the checkpoint when the broker rejects the batch', async () => {
+    const store = new MemoryEventStore();
+    await seed(store, 3);
+    const failing: EventPublisher = {
+      publish: async () => {
+        throw new Error('broker unavailable');
+      },
+      close: async () => undefined,
+    };
+    const checkpoints = new MemoryCheckpoints();
+    const relay = new Relay(store, failing, checkpoints, { logger: silentLogger });
+    await expect(relay.runOnce()).rejects.toThrow('broker unavailable');
+    expect(await checkpoints.load('relay')).toBeUndefined();
+  });
+
+  it('dead-letters an unparseable bus message with its reason and goes on', async () => {
+    const bus = new MemoryBus();
+    const letters: string[] = [];
+    const handled: BusEvent[] = [];
+    await bus.consumer('g').start({
+      handle: async (events) => void handled.push(...events),
+      deadLetter: async (letter) => void letters.push(letter.reason),
+    });
+    await bus.publishRaw('not json');
+    await bus.publishRaw(JSON.stringify({ eventId: 'x' }));
+    expect(letters[0]).toBe('message is not JSON');
+    expect(letters[1]).toMatch(/eventId/);
+    expect(handled).toEqual([]);
+  });
+});
