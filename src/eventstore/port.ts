@@ -94,3 +94,19 @@ export class WrongExpectedRevisionError extends Error {
     this.name = 'WrongExpectedRevisionError';
   }
 }
+
+/**
+ * Some of the appended event ids are already stored, but not as this append's events at the
+ * positions it would give them (another stream, other revisions, or only part of the batch).
+ * Deterministic ids make this a bug in the caller, not a retry.
+ */
+export class DuplicateEventIdError extends Error {
+  readonly code = 'EVENT_STORE.DUPLICATE_EVENT_ID';
+  constructor(
+    readonly streamName: string,
+    readonly eventIds: string[],
+  ) {
+    super(`Stream ${streamName}: event id(s) ${eventIds.join(', ')} already stored elsewhere`);
+    this.name = 'DuplicateEventIdError';
+  }
+}
