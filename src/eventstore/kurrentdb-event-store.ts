@@ -34,11 +34,13 @@ import {
  * The production event store: EventStoreDB / KurrentDB through the maintained client.
  *
  * Positions: KurrentDB positions $all by a pair {commit, prepare}; the port's position is one
- * bigint, and this adapter uses the commit position. It grows with the transaction log and
- * every event written by a plain append has its own, so it orders $all and serves as an
- * exclusive checkpoint; to resume, it is given back as {commit, prepare: commit}, which is how
- * the server's own checkpoints look for such events. Positions are not dense (they are byte
- * offsets), which the port allows.
+ * bigint, and this adapter uses the commit position. It is a byte offset in the transaction log
+ * (not dense, which the port allows). Every event of a plain append (an implicit transaction) is
+ * its own log record whose commit position is its own log position, so commit positions order
+ * $all and serve as exclusive checkpoints; to resume, a checkpoint is given back as
+ * {commit, prepare: commit}, which is that record's full position. (Read from the server's
+ * design, not run here: there is no server on these machines.) readStream returns positions
+ * only from servers 22.6 and later; older ones give 0n there, $all reads are unaffected.
  *
  * Idempotency is the server's: with an explicit expected revision it recognises events whose
  * ids are already at that place in the stream and writes nothing. It does not check ids stored

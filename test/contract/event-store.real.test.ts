@@ -94,7 +94,7 @@ if (kurrentConnection) {
   describe('event store contract: kurrentdb', () => {
     console.warn(
       'SKIPPED: the KurrentDB/EventStoreDB contract suite, because EVENTSTORE_CONNECTION_STRING is not set ' +
-        '(no EventStoreDB server is available here). Set it, e.g. esdb://127.0.0.1:2113?tls=false, to run it.',
+        '(no EventStoreDB server is available here). Set it, e.g. kurrentdb://127.0.0.1:2113?tls=false, to run it.',
     );
     it.skip('is skipped: EVENTSTORE_CONNECTION_STRING is not set, so there is no KurrentDB server to test', () => {});
   });
