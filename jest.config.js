@@ -2,6 +2,8 @@
  * services that infra/local/stack.sh starts. */
 const transform = { '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 module.exports = {
+  // Integration tests wait on real services (Kafka group joins take seconds).
+  testTimeout: 60000,
   projects: [
     {
       displayName: 'unit',
@@ -15,7 +17,6 @@ module.exports = {
       transform,
       testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/contract/**/*.real.test.ts'],
       setupFiles: ['<rootDir>/test/support/load-env.ts'],
-      testTimeout: 60000,
     },
   ],
 };

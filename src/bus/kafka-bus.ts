@@ -114,7 +114,7 @@ class KafkaConsumer implements EventConsumer {
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }) => {
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const events: BusEvent[] = [];
         for (const message of batch.messages) {
           const raw = message.value?.toString('utf8') ?? '';
@@ -135,8 +135,13 @@ class KafkaConsumer implements EventConsumer {
         // Effects are idempotent (guarded by position), so committing after applying is at-least-once made exact.
         await handlers.handle(events);
         const last = batch.messages[batch.messages.length - 1];
-        if (last) resolveOffset(last.offset);
-        await commitOffsetsIfNecessary();
+        if (last) {
+          resolveOffset(last.offset);
+          // With autoCommit off, commitOffsetsIfNecessary() commits nothing: commit explicitly.
+          await this.consumer.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+          ]);
+        }
         await heartbeat();
       },
     });
