@@ -1,0 +1,34 @@
+import { fold, type Decider } from '../../shared/decider';
+
+/**
+ * Given / When / Then over a decider, for tests:
+ * `spec.given([events]).when(command).then([events])`, `.thenThrows(code)`, and the
+ * state the events lead to with `.thenState(check)`.
+ */
+export function deciderSpec<C, E, S>(decider: Decider<C, E, S>) {
+  return {
+    given(events: E[]) {
+      return {
+        when(command: C) {
+          const run = () => decider.decide(command, fold(decider, events));
+          return {
+            then(expected: E[]): void {
+              expect(run()).toEqual(expected);
+            },
+            thenThrows(code: string): void {
+              expect(run).toThrow(expect.objectContaining({ code }));
+            },
+            /** The decided events, for assertions on parts of them. */
+            events(): E[] {
+              return run();
+            },
+            thenState(check: (state: S, decided: E[]) => void): void {
+              const decided = run();
+              check(fold(decider, [...events, ...decided]), decided);
+            },
+          };
+        },
+      };
+    },
+  };
+}
