@@ -233,8 +233,9 @@ function recordInvoice(state: SubscriptionState, cmd: InvoiceCommand): Subscript
   }
   if (known?.status === 'paid') return [ignored(base, cmd.stripeEventType, 'invoice_already_paid', known.at)];
   const last = cmd.type === 'RecordPaymentFailed' ? known?.lastFailedAttempt : known?.lastActionRequiredAttempt;
-  if (last !== undefined && cmd.attemptCount === last) return [];
-  if (last !== undefined && known && cmd.attemptCount < Math.max(last, known.attemptCount)) return [ignored(base, cmd.stripeEventType, 'older_payment_attempt', known.at)];
+  if (known && last !== undefined && cmd.attemptCount <= last) {
+    return [ignored(base, cmd.stripeEventType, cmd.attemptCount === last ? 'already_in_effect' : 'older_payment_attempt', known.at)];
+  }
   if (cmd.type === 'RecordPaymentFailed') {
     const { nextPaymentAttempt, declineCode, failureMessage } = cmd;
     return [{ type: 'SubscriptionPaymentFailed', data: { ...base, nextPaymentAttempt, declineCode, failureMessage } }];
@@ -257,9 +258,9 @@ function recordDiscount(state: SubscriptionState, cmd: DiscountCommand): Subscri
   const newerThanSnapshot = !state.started || compareInstants(cmd.at, state.lastSnapshot.at) > 0;
   if (!newerThanOverride || !newerThanSnapshot) {
     const current = state.started ? (state.discounts.find((x) => x.id === id) ?? null) : null;
-    if (newerThanOverride && sameData(current, wanted)) return [];
     const knownAt = override && !newerThanOverride ? override.at : state.started ? state.lastSnapshot.at : null;
-    return [ignored(base, cmd.stripeEventType, 'stale_discount_event', knownAt)];
+    // Recorded even when it agrees with what we hold: a redelivery must find a trace, or it could decide otherwise later.
+    return [ignored(base, cmd.stripeEventType, newerThanOverride && sameData(current, wanted) ? 'already_in_effect' : 'stale_discount_event', knownAt)];
   }
   const d = new Decision(state);
   if (wanted) d.pushWithMrr((mrr) => ({ type: 'SubscriptionDiscountApplied', data: { ...base, discount: wanted, fromSnapshot: false, mrr: state.started ? mrr : null } }));

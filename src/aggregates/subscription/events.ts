@@ -98,7 +98,7 @@ export const subscriptionEventSchemas = {
   /** A Stripe event that says nothing new: older than what we know, or about an ended subscription. */
   SubscriptionStaleEventIgnored: base.extend({
     stripeEventType: z.string(),
-    reason: z.enum(['stale_snapshot', 'subscription_ended', 'invoice_already_paid', 'older_payment_attempt', 'stale_discount_event']),
+    reason: z.enum(['stale_snapshot', 'subscription_ended', 'invoice_already_paid', 'older_payment_attempt', 'stale_discount_event', 'already_in_effect']),
     eventAt: isoInstant,
     knownAt: isoInstant.nullable(),
   }),

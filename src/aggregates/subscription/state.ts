@@ -202,7 +202,9 @@ function evolveBookkeeping<S extends SubscriptionState>(s: S, event: Subscriptio
         event.type === 'SubscriptionPaymentFailed'
           ? { ...open, lastFailedAttempt: Math.max(open.lastFailedAttempt, attempt) }
           : { ...open, lastActionRequiredAttempt: Math.max(open.lastActionRequiredAttempt, attempt) };
-      return { ...s, invoices: recordInvoice(s.invoices, event.data.invoiceId, { ...record, attemptCount: Math.max(open.attemptCount, attempt) }) };
+      // Maxima only, so the record is the same whatever order the facts came in.
+      const at = open.at > event.data.occurredAt ? open.at : event.data.occurredAt;
+      return { ...s, invoices: recordInvoice(s.invoices, event.data.invoiceId, { ...record, attemptCount: Math.max(open.attemptCount, attempt), at }) };
     }
     case 'SubscriptionDiscountApplied':
     case 'SubscriptionDiscountRemoved': {

@@ -1,0 +1,127 @@
+import fc from 'fast-check';
+import { ACTIONS, simulate, type LifecycleSpec } from '../../../test/property/lifecycle-simulator';
+import type { StripeEvent } from '../../../test/support/stripe-fixtures';
+import { processStripeEvent } from '../../commands/process-stripe-event';
+import { normaliseSubscription } from '../../commands/stripe/normalise';
+import { stripeSubscription } from '../../commands/stripe/schemas';
+import { MemoryEventStore } from '../../eventstore/memory-event-store';
+import { fold } from '../../shared/decider';
+import { computeMrr } from '../money/mrr';
+import { customerDecider } from '../customer/decide';
+import type { CustomerEvent } from '../customer/events';
+import { parseDomainEvent } from '../events';
+import { subscriptionDecider, subscriptionMrr } from './decide';
+import type { SubscriptionEvent } from './events';
+
+/**
+ * ARCHITECTURE rule 2: whatever order Stripe delivers the same events in, duplicates
+ * included, every aggregate ends in the same state with the same MRR.
+ */
+const LIFECYCLES = Number(process.env.PROPERTY_LIFECYCLES ?? 300);
+const PERMUTATIONS = Number(process.env.PROPERTY_PERMUTATIONS ?? 10);
+
+const lifecycleArb: fc.Arbitrary<LifecycleSpec> = fc.record({
+  apiShape: fc.constantFrom('legacy' as const, 'basil' as const),
+  subscriptions: fc.array(
+    fc.record({ start: fc.constantFrom('trialing' as const, 'active' as const, 'incomplete' as const), price: fc.nat(7), quantity: fc.integer({ min: 1, max: 4 }) }),
+    { minLength: 1, maxLength: 2 },
+  ),
+  steps: fc.array(
+    fc.record({ subscription: fc.constantFrom(0 as const, 1 as const), action: fc.constantFrom(...ACTIONS), dt: fc.constantFrom(0, 0, 1, 3600, 86_400, 30 * 86_400) }),
+    { minLength: 5, maxLength: 60 },
+  ),
+});
+
+/** Arrival order: a shuffle with some events delivered two or three times. */
+const deliveriesArb = (count: number) =>
+  fc.tuple(fc.array(fc.nat(), { minLength: count, maxLength: count }), fc.array(fc.nat(count - 1), { maxLength: Math.ceil(count / 3) }));
+
+function arrange<T>(events: readonly T[], [keys, extra]: [number[], number[]]): T[] {
+  const copies = [...events.map((e, i) => ({ e, k: keys[i] ?? 0, i })), ...extra.map((i, j) => ({ e: events[i]!, k: keys[(i + j) % keys.length] ?? j, i: events.length + j }))];
+  return copies.sort((a, b) => a.k - b.k || a.i - b.i).map((c) => c.e);
+}
+
+type Final = Record<string, { state: unknown; mrr: unknown }>;
+
+/** Final state per stream, without the bookkeeping that records the arrival order itself. */
+async function finalStates(store: MemoryEventStore): Promise<Final> {
+  const all = await store.readAll({ maxCount: 1_000_000 });
+  const streams = [...new Set(all.map((e) => e.streamName))].sort();
+  const out: Final = {};
+  for (const name of streams) {
+    const events = all.filter((e) => e.streamName === name).map((r) => parseDomainEvent(r.type, r.data, r.metadata.schemaVersion));
+    if (name.startsWith('subscription-')) {
+      const state = fold(subscriptionDecider, events as SubscriptionEvent[]);
+      const { ignoredStripeEventIds: _i, trialEndingNotices: _t, ...rest } = state;
+      if (state.started) expect(state.mrr).toEqual(subscriptionMrr(state));
+      out[name] = { state: rest, mrr: state.started ? state.mrr : null };
+    } else {
+      const { ignoredStripeEventIds: _i, ...rest } = fold(customerDecider, events as CustomerEvent[]);
+      out[name] = { state: rest, mrr: null };
+    }
+  }
+  return out;
+}
+
+async function deliver(deliveries: readonly StripeEvent[]): Promise<MemoryEventStore> {
+  const store = new MemoryEventStore();
+  const seen = new Set<string>();
+  for (const event of deliveries) {
+    const result = await processStripeEvent(store, event);
+    if (result.outcome !== 'applied') throw new Error(`${event.type} ${event.id}: ${result.outcome} ${result.reason ?? ''}`);
+    if (seen.has(event.id)) expect(result.appended.every((a) => a.count === 0)).toBe(true);
+    seen.add(event.id);
+  }
+  return store;
+}
+
+/** The last snapshot Stripe sent per subscription: the state every order must end on. */
+function lastSnapshots(events: readonly StripeEvent[]) {
+  const last = new Map<string, ReturnType<typeof normaliseSubscription>>();
+  for (const e of events) {
+    if (!e.type.startsWith('customer.subscription.')) continue;
+    const snap = normaliseSubscription(stripeSubscription.parse(e.data.object));
+    last.set(snap.subscriptionId, snap);
+  }
+  return last;
+}
+
+describe('Subscription lifecycles: any arrival order, with duplicates, ends the same', () => {
+  let lifecycles = 0;
+  let permutations = 0;
+  let deliveries = 0;
+  let staleIgnored = 0;
+
+  afterAll(() => {
+    console.log(`property: ${lifecycles} lifecycles, ${permutations} permutations (with duplicates), ${deliveries} webhook deliveries, ${staleIgnored} stale events ignored explicitly`);
+  });
+
+  it('same final state and MRR per aggregate as the in-order delivery, and the last snapshot is what they hold', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        lifecycleArb.chain((spec) => {
+          const events = simulate(spec);
+          return fc.tuple(fc.constant(spec), fc.constant(events), fc.array(deliveriesArb(events.length), { minLength: PERMUTATIONS, maxLength: PERMUTATIONS }));
+        }),
+        async ([, events, orders]) => {
+          lifecycles++;
+          const reference = await finalStates(await deliver(events));
+          for (const [id, snap] of lastSnapshots(events)) {
+            const held = reference[`subscription-${id}`]?.state as Record<string, unknown>;
+            expect(held).toMatchObject({ status: snap.status, items: snap.items, snapshotDiscounts: snap.discounts, currentPeriodEnd: snap.currentPeriodEnd, cancelAtPeriodEnd: snap.cancelAtPeriodEnd });
+            expect(reference[`subscription-${id}`]?.mrr).toEqual(computeMrr(snap));
+          }
+          for (const order of orders) {
+            const arrival = arrange(events, order);
+            const store = await deliver(arrival);
+            permutations++;
+            deliveries += arrival.length;
+            staleIgnored += (await store.readAll({ maxCount: 1_000_000 })).filter((e) => e.type.endsWith('StaleEventIgnored')).length;
+            expect(await finalStates(store)).toEqual(reference);
+          }
+        },
+      ),
+      { numRuns: LIFECYCLES },
+    );
+  }, 600_000);
+});
