@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { PlanCatalog } from '../catalog/catalog';
 import { asOf, featureAccess, type Entitlements } from '../projections/entitlements/compute-entitlements';
 import { HttpError } from './http-error';
+import { parse } from './validate';
 
 export interface EntitlementsReader {
   getDocument(customerId: string): Promise<Entitlements | null>;
@@ -18,15 +19,6 @@ const feature = z.string().regex(/^[a-z0-9_]{1,64}$/, 'must be a feature name (a
 const query = z
   .object({ at: z.iso.datetime({ offset: true, message: 'must be an ISO-8601 instant, e.g. 2026-01-31T12:00:00Z' }).optional() })
   .strict();
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    const message = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : what} ${i.message}`).join('; ');
-    throw new HttpError(400, 'REQUEST.INVALID_PARAMETER', `Invalid ${what}: ${message}.`);
-  }
-  return result.data;
-}
 
 export function entitlementsRouter(options: {
   reader: EntitlementsReader;
