@@ -1,0 +1,145 @@
+import type { Server } from 'node:http';
+import { Redis } from 'ioredis';
+import { Pool } from 'pg';
+import { KafkaBus } from '../bus/kafka-bus';
+import type { EventConsumer } from '../bus/port';
+import { DEFAULT_CATALOG_PATH, loadCatalog, type PlanCatalog } from '../catalog/catalog';
+import { processStripeEvent } from '../commands/process-stripe-event';
+import type { Config } from '../config/config';
+import { createEventStore } from '../eventstore/create-event-store';
+import type { EventStore } from '../eventstore/port';
+import { createGatewayApp } from '../gateway/app';
+import { requireScope } from '../gateway/auth';
+import { entitlementsRouter } from '../gateway/entitlements-routes';
+import { healthRouter } from '../gateway/health-routes';
+import { stripeWebhookRouter } from '../gateway/stripe-webhook-route';
+import { PostgresInbox, type InboxOutcome } from '../inbox/inbox';
+import { InboxWorker } from '../inbox/inbox-worker';
+import { connectClickHouse, pingClickHouse, type ClickHouseClient } from '../infra/clickhouse/clickhouse';
+import { migratePostgres } from '../infra/postgres/migrate';
+import { entitlementsProjection } from '../projections/entitlements/entitlements-projection';
+import { RedisEntitlementsStore } from '../projections/entitlements/redis-entitlements-store';
+import { PostgresCheckpoints } from '../relay/checkpoints';
+import { Relay } from '../relay/relay';
+import { createLogger, type Logger } from '../shared/logger';
+
+export interface SystemOptions {
+  /** Serve HTTP (webhooks, query API, health). */
+  gateway?: boolean;
+  /** Run the inbox worker, the relay and the consumers. */
+  workers?: boolean;
+  logger?: Logger;
+  /** Names that let several systems share one set of servers (tests): consumer groups, Redis keys, relay checkpoint. */
+  namespace?: string;
+}
+
+export interface RunningSystem {
+  /** Base URL of the gateway, when it serves HTTP. */
+  url: string | null;
+  store: EventStore;
+  pool: Pool;
+  redis: Redis;
+  clickhouse: ClickHouseClient;
+  catalog: PlanCatalog;
+  entitlements: RedisEntitlementsStore<unknown>;
+  stop(): Promise<void>;
+}
+
+/** Composition root: config in, adapters wired, workers and gateway started. */
+export async function startSystem(config: Config, options: SystemOptions = {}): Promise<RunningSystem> {
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
+  const namespace = options.namespace ?? 'billing-ledger';
+  const catalog = loadCatalog(config.PLAN_CATALOG ?? DEFAULT_CATALOG_PATH);
+
+  const pool = new Pool({ connectionString: config.DATABASE_URL, max: 10 });
+  await migratePostgres(pool);
+  const store = createEventStore({ kind: config.EVENT_STORE, pool, connectionString: config.EVENTSTORE_CONNECTION_STRING });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, enableOfflineQueue: true });
+  const clickhouse = await connectClickHouse(config.CLICKHOUSE_URL);
+  const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS, topic: config.KAFKA_TOPIC, partitions: config.KAFKA_PARTITIONS, logger });
+  await bus.ensureTopics();
+
+  const entitlements = new RedisEntitlementsStore(redis, entitlementsProjection(catalog, logger), `${namespace}:ent:`);
+  const inbox = new PostgresInbox(pool);
+  const abort = new AbortController();
+  const running: Promise<void>[] = [];
+  const consumers: EventConsumer[] = [];
+  let worker: InboxWorker | null = null;
+
+  if (options.workers !== false) {
+    worker = new InboxWorker(inbox, async (entry): Promise<InboxOutcome> => {
+      const result = await processStripeEvent(store, entry.payload, { correlationId: entry.stripeEventId });
+      const status = result.outcome === 'applied' ? 'processed' : result.outcome === 'unhandled_type' ? 'unhandled' : 'invalid';
+      if (status === 'invalid') logger.warn({ stripeEventId: entry.stripeEventId, reason: result.reason }, 'stripe event rejected');
+      return { status, detail: result };
+    }, logger);
+    running.push(worker.run(abort.signal));
+
+    const publisher = bus.publisher();
+    const relay = new Relay(store, publisher, new PostgresCheckpoints(pool), { name: `${namespace}:relay`, logger });
+    running.push(relay.run(abort.signal).finally(() => publisher.close()));
+
+    const consumer = bus.consumer(`${namespace}.entitlements`);
+    await consumer.start({
+      handle: async (events) => {
+        await entitlements.applyBatch(events);
+      },
+      deadLetter: async (letter) => {
+        logger.warn({ consumer: 'entitlements', reason: letter.reason }, 'dead letter');
+      },
+    });
+    consumers.push(consumer);
+  }
+
+  let server: Server | null = null;
+  let url: string | null = null;
+  if (options.gateway !== false) {
+    const app = createGatewayApp(
+      [
+        healthRouter({
+          postgres: async () => void (await pool.query('SELECT 1')),
+          eventStore: async () => void (await store.headPosition()),
+          redis: async () => void (await redis.ping()),
+          kafka: () => bus.ping(),
+          clickhouse: () => pingClickHouse(clickhouse),
+        }),
+        stripeWebhookRouter({
+          secrets: config.STRIPE_WEBHOOK_SECRET,
+          maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
+          inbox,
+          logger,
+          onStored: () => worker?.kick(),
+        }),
+        entitlementsRouter({ reader: entitlements, catalog, guard: requireScope(config.API_KEYS, 'entitlements:read') }),
+      ],
+      logger,
+    );
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.PORT, '127.0.0.1', () => resolve(s));
+      s.once('error', reject);
+    });
+    const address = server.address();
+    url = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : null;
+    logger.info({ url }, 'gateway listening');
+  }
+
+  return {
+    url,
+    store,
+    pool,
+    redis,
+    clickhouse,
+    catalog,
+    entitlements: entitlements as RedisEntitlementsStore<unknown>,
+    async stop() {
+      abort.abort();
+      if (server) await new Promise<void>((resolve) => server?.close(() => resolve()));
+      await Promise.allSettled(running);
+      await Promise.allSettled(consumers.map((c) => c.stop()));
+      await store.close();
+      await pool.end();
+      redis.disconnect();
+      await clickhouse.close();
+    },
+  };
+}
