@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { KafkaBus } from '../bus/kafka-bus';
-import type { EventConsumer } from '../bus/port';
+import type { BusEvent, EventConsumer } from '../bus/port';
 import { DEFAULT_CATALOG_PATH, loadCatalog, type PlanCatalog } from '../catalog/catalog';
 import { processStripeEvent } from '../commands/process-stripe-event';
 import type { Config } from '../config/config';
@@ -10,6 +10,8 @@ import { createEventStore } from '../eventstore/create-event-store';
 import type { EventStore } from '../eventstore/port';
 import { createGatewayApp } from '../gateway/app';
 import { requireScope } from '../gateway/auth';
+import { auditRouter } from '../gateway/audit-routes';
+import { PostgresAuditLog } from '../projections/audit/postgres-audit-log';
 import { entitlementsRouter } from '../gateway/entitlements-routes';
 import { healthRouter } from '../gateway/health-routes';
 import { stripeWebhookRouter } from '../gateway/stripe-webhook-route';
@@ -79,16 +81,20 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
     const relay = new Relay(store, publisher, new PostgresCheckpoints(pool), { name: `${namespace}:relay`, logger });
     running.push(relay.run(abort.signal).finally(() => publisher.close()));
 
-    const consumer = bus.consumer(`${namespace}.entitlements`);
-    await consumer.start({
-      handle: async (events) => {
-        await entitlements.applyBatch(events);
-      },
-      deadLetter: async (letter) => {
-        logger.warn({ consumer: 'entitlements', reason: letter.reason }, 'dead letter');
-      },
-    });
-    consumers.push(consumer);
+    const auditLog = new PostgresAuditLog(pool, logger);
+    const projections: Record<string, (events: BusEvent[]) => Promise<unknown>> = {
+      entitlements: (events) => entitlements.applyBatch(events),
+      'audit-log': (events) => auditLog.applyBatch(events),
+    };
+    // One consumer group per read model: each keeps its own offsets and can be rebuilt alone.
+    for (const [name, apply] of Object.entries(projections)) {
+      const consumer = bus.consumer(`${namespace}.${name}`);
+      await consumer.start({
+        handle: async (events) => void (await apply(events)),
+        deadLetter: async (letter) => logger.warn({ consumer: name, reason: letter.reason }, 'dead letter'),
+      });
+      consumers.push(consumer);
+    }
   }
 
   let server: Server | null = null;
@@ -111,6 +117,7 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
           onStored: () => worker?.kick(),
         }),
         entitlementsRouter({ reader: entitlements, catalog, guard: requireScope(config.API_KEYS, 'entitlements:read') }),
+        auditRouter({ pool, guard: requireScope(config.API_KEYS, 'audit:read') }),
       ],
       logger,
     );

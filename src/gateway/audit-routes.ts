@@ -7,7 +7,7 @@ import {
   queryAuditTrail,
   type AuditQuery,
 } from '../projections/audit/audit-queries';
-import { invalidParameter, parse } from './validate';
+import { invalidParameter, parse, customerIdParam } from './validate';
 
 export const AUDIT_DEFAULT_LIMIT = 50;
 export const AUDIT_MAX_LIMIT = 200;
@@ -16,7 +16,7 @@ const MAX_TYPES = 50;
 const PARAMETERS = new Set(['from', 'to', 'type', 'limit', 'cursor']);
 
 /** Same rule as the domain's customer id, which keys the rows. */
-const customerId = z.string().regex(/^cus_[A-Za-z0-9_]{1,64}$/, 'must be a Stripe customer id (cus_...)');
+const customerId = customerIdParam;
 const instant = z.iso
   .datetime({ offset: true, message: 'must be an ISO-8601 instant, e.g. 2026-01-31T12:00:00Z' })
   .optional();

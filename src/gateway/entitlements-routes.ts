@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { PlanCatalog } from '../catalog/catalog';
 import { asOf, featureAccess, type Entitlements } from '../projections/entitlements/compute-entitlements';
 import { HttpError } from './http-error';
-import { parse } from './validate';
+import { parse, customerIdParam } from './validate';
 
 export interface EntitlementsReader {
   getDocument(customerId: string): Promise<Entitlements | null>;
@@ -13,7 +13,7 @@ export interface EntitlementsReader {
 /** Answers `?at=`: the entitlements as they were at an instant, folded from the log. */
 export type PointInTimeReader = (customerId: string, at: Date) => Promise<Entitlements | null>;
 
-const customerId = z.string().regex(/^cus_[A-Za-z0-9]{1,64}$/, 'must be a Stripe customer id (cus_...)');
+const customerId = customerIdParam;
 const userId = z.string().regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'must be 1-128 characters of letters, digits and _ . : @ -');
 const feature = z.string().regex(/^[a-z0-9_]{1,64}$/, 'must be a feature name (a-z, 0-9, _)');
 const query = z

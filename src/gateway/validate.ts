@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { customerId as domainCustomerId } from '../aggregates/shared/values';
 import { HttpError } from './http-error';
 
 /** 400 REQUEST.INVALID_PARAMETER, naming the parameter in the sentence and in `details.parameter`. */
@@ -22,3 +23,6 @@ export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T 
   }
   return result.data;
 }
+
+/** A Stripe customer id in a path: the domain's rule, with a length bound. */
+export const customerIdParam = domainCustomerId.max(68, 'must be at most 68 characters');

@@ -63,9 +63,21 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     async stop() {
       await system.stop();
       await deleteKeys(config.REDIS_URL, `${namespace}:*`);
+      await deleteTopics(config.KAFKA_BROKERS, [config.KAFKA_TOPIC, `${config.KAFKA_TOPIC}.dlq`]);
       await db.drop();
     },
   };
+}
+
+async function deleteTopics(brokers: string[], topics: string[]): Promise<void> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopics({ topics }).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 async function deleteKeys(redisUrl: string, pattern: string): Promise<number> {
