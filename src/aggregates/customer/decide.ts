@@ -48,7 +48,7 @@ function diff(s: RegisteredCustomer, snap: CustomerSnapshot, base: Base): Custom
 function sync(state: CustomerState, cmd: CustomerCommandOf<'SyncCustomer'>): CustomerEvent[] {
   const snap = cmd.snapshot;
   const base: Base = { customerId: snap.customerId, occurredAt: cmd.at, stripeEventId: cmd.stripeEventId };
-  if (state.ignoredStripeEventIds.includes(cmd.stripeEventId)) return [];
+  if (state.recentStripeEventIds.includes(cmd.stripeEventId)) return [];
   if (!state.registered) {
     const { deleted: _d, ...fields } = snapshotFields(snap);
     const registered: CustomerEvent = { type: 'CustomerRegistered', data: { ...base, ...fields } };
@@ -65,7 +65,7 @@ type MarkCommand = CustomerCommandOf<'AttachPaymentMethod' | 'DetachPaymentMetho
 
 /** Payment methods and customer-wide discounts: per element, the latest Stripe event wins. */
 function recordMark(state: CustomerState, cmd: MarkCommand): CustomerEvent[] {
-  if (state.ignoredStripeEventIds.includes(cmd.stripeEventId)) return [];
+  if (state.recentStripeEventIds.includes(cmd.stripeEventId)) return [];
   const base: Base = { customerId: cmd.customerId, occurredAt: cmd.at, stripeEventId: cmd.stripeEventId };
   let current: Mark<unknown> | undefined;
   let event: CustomerEvent;

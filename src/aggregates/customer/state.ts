@@ -10,8 +10,8 @@ interface Bookkeeping {
   paymentMethods: Record<string, Mark<PaymentMethodSummary>>;
   /** Per customer-wide discount, the latest apply or remove. */
   discounts: Record<string, Mark<Discount>>;
-  /** Stripe events already answered with an explicit "ignored": a redelivery writes nothing. */
-  ignoredStripeEventIds: string[];
+  /** The last Stripe events that wrote here: a redelivery writes nothing (the handler also checks the whole stream). */
+  recentStripeEventIds: string[];
 }
 
 export interface UnregisteredCustomer extends Bookkeeping {
@@ -26,7 +26,7 @@ export interface RegisteredCustomer extends Bookkeeping, CustomerSnapshot {
 
 export type CustomerState = UnregisteredCustomer | RegisteredCustomer;
 
-export const initialCustomerState: CustomerState = { registered: false, customerId: null, paymentMethods: {}, discounts: {}, ignoredStripeEventIds: [] };
+export const initialCustomerState: CustomerState = { registered: false, customerId: null, paymentMethods: {}, discounts: {}, recentStripeEventIds: [] };
 
 function clockOf(event: CustomerEvent, deleted: boolean): SnapshotClock {
   return { terminal: deleted, at: event.data.occurredAt, stripeEventId: event.data.stripeEventId ?? '' };
@@ -64,7 +64,8 @@ function evolveRegistered(s: RegisteredCustomer, event: CustomerEvent): Register
 
 const SNAPSHOT_TYPES: ReadonlySet<CustomerEvent['type']> = new Set(['CustomerRegistered', 'CustomerSynced', 'CustomerProfileChanged', 'CustomerDefaultPaymentMethodChanged', 'CustomerDeleted']);
 
-function evolveBookkeeping(s: CustomerState, event: CustomerEvent): CustomerState {
+function evolveBookkeeping(state: CustomerState, event: CustomerEvent): CustomerState {
+  const s = event.data.stripeEventId ? { ...state, recentStripeEventIds: rememberId(state.recentStripeEventIds, event.data.stripeEventId) } : state;
   switch (event.type) {
     case 'CustomerPaymentMethodAttached':
       return { ...s, paymentMethods: { ...s.paymentMethods, [event.data.paymentMethod.id]: mark(event, true, event.data.paymentMethod) } };
@@ -74,8 +75,6 @@ function evolveBookkeeping(s: CustomerState, event: CustomerEvent): CustomerStat
       return { ...s, discounts: { ...s.discounts, [event.data.discount.id]: mark(event, true, event.data.discount) } };
     case 'CustomerDiscountRemoved':
       return { ...s, discounts: { ...s.discounts, [event.data.discountId]: mark<never>(event, false, null) } };
-    case 'CustomerStaleEventIgnored':
-      return event.data.stripeEventId ? { ...s, ignoredStripeEventIds: rememberId(s.ignoredStripeEventIds, event.data.stripeEventId) } : s;
     default:
       return s;
   }

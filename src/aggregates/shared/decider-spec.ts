@@ -15,6 +15,10 @@ export function deciderSpec<C, E, S>(decider: Decider<C, E, S>) {
             then(expected: E[]): void {
               expect(run()).toEqual(expected);
             },
+            /** Exactly these event types, in this order, each with at least the given data. */
+            thenMatch(expected: { type: string; data?: Record<string, unknown> }[]): void {
+              expect(run()).toEqual(expected.map((e) => expect.objectContaining({ type: e.type, data: expect.objectContaining(e.data ?? {}) })));
+            },
             thenThrows(code: string): void {
               expect(run).toThrow(expect.objectContaining({ code }));
             },

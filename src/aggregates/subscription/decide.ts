@@ -170,7 +170,7 @@ function sync(state: SubscriptionState, cmd: SubscriptionCommandOf<'SyncSubscrip
   const d = new Decision(state);
   const snap = cmd.snapshot;
   const base: Base = { customerId: snap.customerId, subscriptionId: snap.subscriptionId, occurredAt: cmd.at, stripeEventId: cmd.stripeEventId };
-  if (state.ignoredStripeEventIds.includes(cmd.stripeEventId)) return d;
+  if (state.recentStripeEventIds.includes(cmd.stripeEventId)) return d;
   if (!state.started) {
     d.pushWithMrr((mrr) => ({ type: 'SubscriptionStarted', data: { ...snapshotFields(snap), ...base, mrr } }));
     return d;
@@ -223,7 +223,7 @@ function invoiceBase(cmd: InvoiceCommand) {
 
 /** Invoice facts are keyed by invoice (and attempt): a paid invoice is final; an older attempt is stale. */
 function recordInvoice(state: SubscriptionState, cmd: InvoiceCommand): SubscriptionEvent[] {
-  if (state.ignoredStripeEventIds.includes(cmd.stripeEventId)) return [];
+  if (state.recentStripeEventIds.includes(cmd.stripeEventId)) return [];
   const known = state.invoices[cmd.invoiceId];
   const base = invoiceBase(cmd);
   if (cmd.type === 'RecordInvoicePaid') {
@@ -247,7 +247,7 @@ type DiscountCommand = SubscriptionCommandOf<'ApplySubscriptionDiscount' | 'Remo
 
 /** customer.discount.* for this subscription: per discount, the latest word wins; a snapshot wins a tie. */
 function recordDiscount(state: SubscriptionState, cmd: DiscountCommand): SubscriptionEvent[] {
-  if (state.ignoredStripeEventIds.includes(cmd.stripeEventId)) return [];
+  if (state.recentStripeEventIds.includes(cmd.stripeEventId)) return [];
   const base: Base = { customerId: cmd.customerId, subscriptionId: cmd.subscriptionId, occurredAt: cmd.at, stripeEventId: cmd.stripeEventId };
   const id = cmd.type === 'ApplySubscriptionDiscount' ? cmd.discount.id : cmd.discountId;
   const wanted: Discount | null = cmd.type === 'ApplySubscriptionDiscount' ? cmd.discount : null;

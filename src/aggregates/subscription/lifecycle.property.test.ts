@@ -52,11 +52,11 @@ async function finalStates(store: MemoryEventStore): Promise<Final> {
     const events = all.filter((e) => e.streamName === name).map((r) => parseDomainEvent(r.type, r.data, r.metadata.schemaVersion));
     if (name.startsWith('subscription-')) {
       const state = fold(subscriptionDecider, events as SubscriptionEvent[]);
-      const { ignoredStripeEventIds: _i, trialEndingNotices: _t, ...rest } = state;
+      const { recentStripeEventIds: _i, trialEndingNotices: _t, ...rest } = state;
       if (state.started) expect(state.mrr).toEqual(subscriptionMrr(state));
       out[name] = { state: rest, mrr: state.started ? state.mrr : null };
     } else {
-      const { ignoredStripeEventIds: _i, ...rest } = fold(customerDecider, events as CustomerEvent[]);
+      const { recentStripeEventIds: _i, ...rest } = fold(customerDecider, events as CustomerEvent[]);
       out[name] = { state: rest, mrr: null };
     }
   }

@@ -24,8 +24,8 @@ export interface DiscountOverride {
 interface Bookkeeping {
   invoices: Record<string, InvoiceRecord>;
   discountOverrides: Record<string, DiscountOverride>;
-  /** Stripe events already answered with an explicit "ignored": a redelivery writes nothing. */
-  ignoredStripeEventIds: string[];
+  /** The last Stripe events that wrote here: a redelivery writes nothing (the handler also checks the whole stream). */
+  recentStripeEventIds: string[];
   /** Trial ends already announced (trial_will_end), so a repeat announces nothing. */
   trialEndingNotices: string[];
 }
@@ -61,7 +61,7 @@ export const initialSubscriptionState: SubscriptionState = {
   customerId: null,
   invoices: {},
   discountOverrides: {},
-  ignoredStripeEventIds: [],
+  recentStripeEventIds: [],
   trialEndingNotices: [],
 };
 
@@ -189,7 +189,8 @@ function evolveStarted(s: StartedSubscription, event: SubscriptionEvent): Starte
 }
 
 /** Facts every state records the same way, started or not. */
-function evolveBookkeeping<S extends SubscriptionState>(s: S, event: SubscriptionEvent): S {
+function evolveBookkeeping<S extends SubscriptionState>(state: S, event: SubscriptionEvent): S {
+  const s = event.data.stripeEventId ? { ...state, recentStripeEventIds: rememberId(state.recentStripeEventIds, event.data.stripeEventId) } : state;
   switch (event.type) {
     case 'SubscriptionInvoicePaid':
       return { ...s, invoices: recordInvoice(s.invoices, event.data.invoiceId, { status: 'paid', attemptCount: event.data.attemptCount, at: event.data.occurredAt }) };
@@ -214,8 +215,6 @@ function evolveBookkeeping<S extends SubscriptionState>(s: S, event: Subscriptio
       const override: DiscountOverride = { present: applied !== null, at: event.data.occurredAt, stripeEventId: event.data.stripeEventId ?? '', discount: applied };
       return { ...s, discountOverrides: { ...s.discountOverrides, [id]: override } };
     }
-    case 'SubscriptionStaleEventIgnored':
-      return event.data.stripeEventId ? { ...s, ignoredStripeEventIds: rememberId(s.ignoredStripeEventIds, event.data.stripeEventId) } : s;
     case 'SubscriptionTrialEndingSoon':
       return { ...s, trialEndingNotices: rememberId(s.trialEndingNotices, event.data.trialEnd, 10) };
     default:
