@@ -96,6 +96,17 @@ for svc in "${services[@]}"; do
   }
 done
 
+# One changing command at a time per checkout: a second start (another
+# engineer, a test harness) waits for the first instead of racing it. flock
+# -o closes the lock fd before running the script, so the daemons it starts do
+# not inherit it (they would hold the lock for as long as they run).
+if [[ "$cmd" != status && -z "${STACK_SH_LOCKED:-}" ]]; then
+  mkdir -p "$DATA_ROOT"
+  lock="$DATA_ROOT/.stack.lock"
+  flock -n "$lock" true || log stack "another stack.sh is changing this checkout's stack; waiting"
+  exec env STACK_SH_LOCKED=1 flock -o "$lock" bash "${BASH_SOURCE[0]}" "$cmd" "${services[@]}"
+fi
+
 case "$cmd" in
   install) install_services "${services[@]}" ;;
   start) start_services "${services[@]}" ;;

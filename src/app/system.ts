@@ -20,6 +20,7 @@ import { InboxWorker } from '../inbox/inbox-worker';
 import { connectClickHouse, pingClickHouse, type ClickHouseClient } from '../infra/clickhouse/clickhouse';
 import { migratePostgres } from '../infra/postgres/migrate';
 import { entitlementsProjection } from '../projections/entitlements/entitlements-projection';
+import { pointInTimeEntitlements } from '../projections/entitlements/point-in-time';
 import { RedisEntitlementsStore } from '../projections/entitlements/redis-entitlements-store';
 import { PostgresCheckpoints } from '../relay/checkpoints';
 import { Relay } from '../relay/relay';
@@ -61,7 +62,8 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
   const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS, topic: config.KAFKA_TOPIC, partitions: config.KAFKA_PARTITIONS, logger });
   await bus.ensureTopics();
 
-  const entitlements = new RedisEntitlementsStore(redis, entitlementsProjection(catalog, logger), `${namespace}:ent:`);
+  const accessProjection = entitlementsProjection(catalog, logger);
+  const entitlements = new RedisEntitlementsStore(redis, accessProjection, `${namespace}:ent:`);
   const inbox = new PostgresInbox(pool);
   const abort = new AbortController();
   const running: Promise<void>[] = [];
@@ -116,7 +118,12 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
           logger,
           onStored: () => worker?.kick(),
         }),
-        entitlementsRouter({ reader: entitlements, catalog, guard: requireScope(config.API_KEYS, 'entitlements:read') }),
+        entitlementsRouter({
+          reader: entitlements,
+          pointInTime: pointInTimeEntitlements(store, entitlements, accessProjection),
+          catalog,
+          guard: requireScope(config.API_KEYS, 'entitlements:read'),
+        }),
         auditRouter({ pool, guard: requireScope(config.API_KEYS, 'audit:read') }),
       ],
       logger,

@@ -13,6 +13,11 @@ export interface TestSystem extends RunningSystem {
   namespace: string;
   /** Signs `payload` with the configured webhook secret and posts it to the running gateway. */
   postWebhook(payload: unknown, options?: { secret?: string; signature?: string }): Promise<Response>;
+  /**
+   * Waits until everything posted so far has reached every read model: the inbox is drained,
+   * the relay has published up to the head of the log, and every consumer group has no lag.
+   */
+  settle(timeoutMs?: number): Promise<void>;
   /** GET with the test API key. */
   get(path: string, headers?: Record<string, string>): Promise<Response>;
 }
@@ -57,6 +62,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
         body,
       });
     },
+    settle: (timeoutMs = 30_000) => settle(system, config, namespace, timeoutMs),
     get(path, headers = {}) {
       return fetch(`${url}${path}`, { headers: { authorization: `Bearer ${TEST_API_KEY}`, ...headers } });
     },
@@ -67,6 +73,39 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
       await db.drop();
     },
   };
+}
+
+export const CONSUMER_GROUPS = ['entitlements', 'audit-log'];
+
+async function settle(system: RunningSystem, config: Config, namespace: string, timeoutMs: number): Promise<void> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const admin = new Kafka({ brokers: config.KAFKA_BROKERS, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await eventually(
+      async () => {
+        const pending = await system.pool.query(`SELECT count(*)::int AS n FROM stripe_inbox WHERE status = 'pending'`);
+        const head = await system.store.headPosition();
+        const relayed = await system.pool.query('SELECT position FROM checkpoints WHERE name = $1', [`${namespace}:relay`]);
+        const relayPosition = relayed.rows[0] ? BigInt(relayed.rows[0].position) : 0n;
+        const ends = await admin.fetchTopicOffsets(config.KAFKA_TOPIC);
+        let lag = 0n;
+        for (const group of CONSUMER_GROUPS) {
+          const [committed] = await admin.fetchOffsets({ groupId: `${namespace}.${group}`, topics: [config.KAFKA_TOPIC] });
+          for (const end of ends) {
+            const done = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
+            const consumed = BigInt(done) < 0n ? BigInt(end.low) : BigInt(done);
+            lag += BigInt(end.high) - consumed;
+          }
+        }
+        return { pending: pending.rows[0].n as number, behind: (head - relayPosition).toString(), lag: lag.toString() };
+      },
+      (s) => s.pending === 0 && s.behind === '0' && s.lag === '0',
+      { timeoutMs, intervalMs: 100 },
+    );
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 async function deleteTopics(brokers: string[], topics: string[]): Promise<void> {
@@ -97,4 +136,5 @@ async function deleteKeys(redisUrl: string, pattern: string): Promise<number> {
   }
 }
 
-export { eventually } from './eventually';
+import { eventually } from './eventually';
+export { eventually };

@@ -29,6 +29,8 @@ function accessOf(state: SubscriptionState): SubscriptionAccess | null {
     cancelAtPeriodEnd: state.cancelAtPeriodEnd,
     cancelAt: state.cancelAt,
     trialEndedUnpaid: state.trialEndedWithoutPayment,
+    // Stripe's retries ran out: it marked the subscription unpaid, or cancelled it for payment failure.
+    dunningExhausted: state.status === 'unpaid' || (state.status === 'canceled' && state.cancellationReason === 'payment_failed'),
   };
 }
 
@@ -60,7 +62,8 @@ export function entitlementsProjection(catalog: PlanCatalog, logger: Logger): Cu
       }
       switch (event.type) {
         case 'CustomerRegistered':
-        case 'CustomerProfileChanged': {
+        case 'CustomerProfileChanged':
+        case 'CustomerSynced': {
           const userId = userIdIn(event.data);
           return userId === undefined ? state : { ...state, userId };
         }

@@ -98,7 +98,15 @@ export class RedisEntitlementsStore<State> {
     throw new Error(`Could not apply events for ${customerId}: too many concurrent writers`);
   }
 
-  /** The rendered entitlements as stored (a JSON string), or null. */
+  /** The folded state and its position, or null for a customer never seen. */
+  async getState(customerId: string): Promise<{ position: bigint; state: State } | null> {
+    const raw = await this.redis.get(this.stateKey(customerId));
+    if (!raw) return null;
+    const stored = JSON.parse(raw) as Stored<State>;
+    return { position: BigInt(stored.position), state: stored.state };
+  }
+
+  /** The rendered entitlements as stored, or null. */
   async getDocument(customerId: string): Promise<Entitlements | null> {
     const raw = await this.redis.get(this.docKey(customerId));
     return raw ? (JSON.parse(raw) as Entitlements) : null;
