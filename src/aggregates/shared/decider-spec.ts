@@ -36,3 +36,10 @@ export function deciderSpec<C, E, S>(decider: Decider<C, E, S>) {
     },
   };
 }
+
+/** The events a decider records for these commands, handled one after the other. */
+export function recorded<C, E, S>(decider: Decider<C, E, S>, commands: C[]): E[] {
+  const events: E[] = [];
+  for (const command of commands) events.push(...decider.decide(command, fold(decider, events)));
+  return events;
+}

@@ -18,7 +18,7 @@ import {
   type SubscriptionSpec,
 } from '../../../test/support/stripe-fixtures';
 import { fold } from '../../shared/decider';
-import { deciderSpec } from '../shared/decider-spec';
+import { deciderSpec, recorded } from '../shared/decider-spec';
 import type { SubscriptionCommand } from './commands';
 import { subscriptionDecider } from './decide';
 import type { SubscriptionEvent, SubscriptionEventOf } from './events';
@@ -28,11 +28,7 @@ const spec = deciderSpec(subscriptionDecider);
 const cmd = (event: unknown) => commandFrom<SubscriptionCommand>(event);
 
 /** The events the decider records for these Stripe events, delivered in this order. */
-function history(...stripeEvents: unknown[]): SubscriptionEvent[] {
-  const events: SubscriptionEvent[] = [];
-  for (const e of stripeEvents) events.push(...subscriptionDecider.decide(cmd(e), fold(subscriptionDecider, events)));
-  return events;
-}
+const history = (...stripeEvents: unknown[]): SubscriptionEvent[] => recorded(subscriptionDecider, stripeEvents.map(cmd));
 const stateAfter = (events: SubscriptionEvent[]) => fold(subscriptionDecider, events) as StartedSubscription;
 
 const BASIC = { id: 'price_basic_monthly', unitAmount: 999, product: 'prod_basic' };
