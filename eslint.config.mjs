@@ -16,7 +16,10 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['pg', 'ioredis', 'kafkajs', 'stripe', 'express', '@clickhouse/*', '@kurrent/*', '**/infra/**', '**/eventstore/postgres*', '**/eventstore/kurrent*'] },
+        {
+          paths: ['pg', 'ioredis', 'kafkajs', 'stripe', 'express', '@clickhouse/client', '@kurrent/kurrentdb-client'],
+          patterns: ['**/infra/**', '**/gateway/**', '**/projections/**', '**/eventstore/postgres*', '**/eventstore/kurrent*'],
+        },
       ],
     },
   },

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { startSystem, type RunningSystem } from '../../src/app/system';
+import { KafkaBus } from '../../src/bus/kafka-bus';
+import { MemoryCheckpoints } from '../../src/relay/checkpoints';
+import { Relay } from '../../src/relay/relay';
 import { loadConfig, type Config } from '../../src/config/config';
 import { silentLogger } from '../../src/shared/logger';
 import { createTestDatabase, type TestDatabase } from './postgres';
@@ -18,6 +21,8 @@ export interface TestSystem extends RunningSystem {
    * the relay has published up to the head of the log, and every consumer group has no lag.
    */
   settle(timeoutMs?: number): Promise<void>;
+  /** Publishes the whole log to Kafka again, as a relay with a fresh checkpoint would (a replay). */
+  republishAll(name: string): Promise<number>;
   /** GET with the test API key. */
   get(path: string, headers?: Record<string, string>): Promise<Response>;
 }
@@ -63,6 +68,18 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
       });
     },
     settle: (timeoutMs = 30_000) => settle(system, config, namespace, timeoutMs),
+    async republishAll(name) {
+      const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS, topic: config.KAFKA_TOPIC, partitions: config.KAFKA_PARTITIONS, logger: silentLogger });
+      const publisher = bus.publisher();
+      const relay = new Relay(system.store, publisher, new MemoryCheckpoints(), { name, logger: silentLogger });
+      let total = 0;
+      try {
+        for (let published = await relay.runOnce(); published > 0; published = await relay.runOnce()) total += published;
+      } finally {
+        await publisher.close();
+      }
+      return total;
+    },
     get(path, headers = {}) {
       return fetch(`${url}${path}`, { headers: { authorization: `Bearer ${TEST_API_KEY}`, ...headers } });
     },
