@@ -67,5 +67,6 @@ export function parseDomainEvent(type: string, data: unknown, schemaVersion: num
   return { type, data: parsed.data } as DomainEvent;
 }
 
-export const isSubscriptionEvent = (e: DomainEvent): e is SubscriptionEvent => e.type.startsWith('Subscription');
+export const isSubscriptionEvent = (e: DomainEvent): e is SubscriptionEvent =>
+  e.type.startsWith('Subscription');
 export const isCustomerEvent = (e: DomainEvent): e is CustomerEvent => e.type.startsWith('Customer');

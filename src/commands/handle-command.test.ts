@@ -1,4 +1,9 @@
-import { subscriptionCreatedEvent, subscriptionUpdatedEvent, T0, DAY } from '../../test/support/stripe-fixtures';
+import {
+  subscriptionCreatedEvent,
+  subscriptionUpdatedEvent,
+  T0,
+  DAY,
+} from '../../test/support/stripe-fixtures';
 import { subscriptionStream } from '../aggregates/streams';
 import { MemoryEventStore } from '../eventstore/memory-event-store';
 import type { EventData, EventStore, ExpectedRevision } from '../eventstore/port';
@@ -23,8 +28,14 @@ class InterceptingStore extends MemoryEventStore {
 
 const STREAM = subscriptionStream('sub_T1');
 const created = subscriptionCreatedEvent({}, { id: 'evt_c', created: T0 });
-const upgrade = subscriptionUpdatedEvent({ items: [{ price: { id: 'price_big', unitAmount: 9900 } }] }, { id: 'evt_u', created: T0 + DAY });
-const later = subscriptionUpdatedEvent({ items: [{ price: { id: 'price_big', unitAmount: 9900 }, quantity: 2 }] }, { id: 'evt_l', created: T0 + 2 * DAY });
+const upgrade = subscriptionUpdatedEvent(
+  { items: [{ price: { id: 'price_big', unitAmount: 9900 } }] },
+  { id: 'evt_u', created: T0 + DAY },
+);
+const later = subscriptionUpdatedEvent(
+  { items: [{ price: { id: 'price_big', unitAmount: 9900 }, quantity: 2 }] },
+  { id: 'evt_l', created: T0 + 2 * DAY },
+);
 
 describe('handleCommand: expected revision, retry on conflict, idempotent appends', () => {
   it('on a concurrency conflict, reloads and decides again against what the other writer appended', async () => {
@@ -53,11 +64,19 @@ describe('handleCommand: expected revision, retry on conflict, idempotent append
     const interfere = async () => {
       n++;
       store.beforeAppend = null; // the other writer's own append goes straight through
-      await processStripeEvent(store, subscriptionUpdatedEvent({ items: [{ quantity: n + 1 }] }, { id: `evt_other_${n}`, created: T0 + 10 * DAY + n }));
+      await processStripeEvent(
+        store,
+        subscriptionUpdatedEvent(
+          { items: [{ quantity: n + 1 }] },
+          { id: `evt_other_${n}`, created: T0 + 10 * DAY + n },
+        ),
+      );
       store.beforeAppend = interfere;
     };
     store.beforeAppend = interfere;
-    await expect(processStripeEvent(store, upgrade, { maxAttempts: 3 })).rejects.toBeInstanceOf(ConcurrencyRetriesExhaustedError);
+    await expect(processStripeEvent(store, upgrade, { maxAttempts: 3 })).rejects.toBeInstanceOf(
+      ConcurrencyRetriesExhaustedError,
+    );
     expect(n).toBe(3);
   });
 

@@ -1,6 +1,12 @@
 import { parseDomainEvent, type DomainEvent } from '../aggregates/events';
 import { schemaVersions } from '../aggregates/events';
-import { WrongExpectedRevisionError, type EventData, type EventStore, type ExpectedRevision, type RecordedEvent } from '../eventstore/port';
+import {
+  WrongExpectedRevisionError,
+  type EventData,
+  type EventStore,
+  type ExpectedRevision,
+  type RecordedEvent,
+} from '../eventstore/port';
 import { fold, type Decider } from '../shared/decider';
 import { eventIdFor } from './event-id';
 
@@ -30,13 +36,21 @@ export interface HandleCommandResult {
 
 export class ConcurrencyRetriesExhaustedError extends Error {
   readonly code = 'COMMAND.CONCURRENCY_RETRIES_EXHAUSTED';
-  constructor(readonly streamName: string, attempts: number, options?: { cause?: unknown }) {
+  constructor(
+    readonly streamName: string,
+    attempts: number,
+    options?: { cause?: unknown },
+  ) {
     super(`Stream ${streamName}: still conflicting after ${attempts} attempts`, options);
     this.name = 'ConcurrencyRetriesExhaustedError';
   }
 }
 
-export function toEventData(events: readonly DomainEvent[], streamName: string, ctx: CommandContext): EventData[] {
+export function toEventData(
+  events: readonly DomainEvent[],
+  streamName: string,
+  ctx: CommandContext,
+): EventData[] {
   return events.map((event, index) => ({
     id: eventIdFor(ctx.causationId, streamName, index),
     type: event.type,
@@ -73,8 +87,12 @@ export async function handleCommand<C, E extends DomainEvent, S>(
   const maxAttempts = options.maxAttempts ?? 5;
   for (let attempt = 1; ; attempt++) {
     const recorded = await store.readStream(streamName);
-    if (recorded.some((r) => r.metadata.causationId === ctx.causationId)) return { streamName, count: 0, alreadyHandled: true };
-    const state = fold(decider, recorded.map((r) => parseDomainEvent(r.type, r.data, r.metadata.schemaVersion) as E));
+    if (recorded.some((r) => r.metadata.causationId === ctx.causationId))
+      return { streamName, count: 0, alreadyHandled: true };
+    const state = fold(
+      decider,
+      recorded.map((r) => parseDomainEvent(r.type, r.data, r.metadata.schemaVersion) as E),
+    );
     const events = decider.decide(command, state);
     if (events.length === 0) return { streamName, count: 0, alreadyHandled: false };
     try {
@@ -82,7 +100,8 @@ export async function handleCommand<C, E extends DomainEvent, S>(
       return { streamName, count: events.length, alreadyHandled: false };
     } catch (error) {
       if (!(error instanceof WrongExpectedRevisionError)) throw error;
-      if (attempt >= maxAttempts) throw new ConcurrencyRetriesExhaustedError(streamName, attempt, { cause: error });
+      if (attempt >= maxAttempts)
+        throw new ConcurrencyRetriesExhaustedError(streamName, attempt, { cause: error });
     }
   }
 }

@@ -3,7 +3,12 @@ import { fromUnixSeconds } from '../aggregates/shared/values';
 import { customerStream, subscriptionStream } from '../aggregates/streams';
 import { subscriptionDecider } from '../aggregates/subscription/decide';
 import type { EventStore } from '../eventstore/port';
-import { handleCommand, type CommandContext, type HandleCommandOptions, type HandleCommandResult } from './handle-command';
+import {
+  handleCommand,
+  type CommandContext,
+  type HandleCommandOptions,
+  type HandleCommandResult,
+} from './handle-command';
 import { describeIssues, stripeEventEnvelope } from './stripe/schemas';
 import { translateStripeEvent, type RoutedCommand } from './stripe/translate';
 
@@ -16,13 +21,27 @@ export interface ProcessStripeEventResult {
   appended: { streamName: string; count: number }[];
 }
 
-function handleRouted(store: EventStore, routed: RoutedCommand, ctx: CommandContext, options?: HandleCommandOptions): Promise<HandleCommandResult> {
+function handleRouted(
+  store: EventStore,
+  routed: RoutedCommand,
+  ctx: CommandContext,
+  options?: HandleCommandOptions,
+): Promise<HandleCommandResult> {
   if (routed.aggregate === 'customer') {
-    const customerId = routed.command.type === 'SyncCustomer' ? routed.command.snapshot.customerId : routed.command.customerId;
+    const customerId =
+      routed.command.type === 'SyncCustomer' ? routed.command.snapshot.customerId : routed.command.customerId;
     return handleCommand(store, customerStream(customerId), customerDecider, routed.command, ctx, options);
   }
-  const subscriptionId = 'snapshot' in routed.command ? routed.command.snapshot.subscriptionId : routed.command.subscriptionId;
-  return handleCommand(store, subscriptionStream(subscriptionId), subscriptionDecider, routed.command, ctx, options);
+  const subscriptionId =
+    'snapshot' in routed.command ? routed.command.snapshot.subscriptionId : routed.command.subscriptionId;
+  return handleCommand(
+    store,
+    subscriptionStream(subscriptionId),
+    subscriptionDecider,
+    routed.command,
+    ctx,
+    options,
+  );
 }
 
 /**
@@ -37,12 +56,15 @@ export async function processStripeEvent(
   context: { correlationId?: string } & HandleCommandOptions = {},
 ): Promise<ProcessStripeEventResult> {
   const envelope = stripeEventEnvelope.safeParse(stripeEvent);
-  if (!envelope.success) return { outcome: 'invalid', reason: describeIssues(envelope.error, 'Stripe event'), appended: [] };
+  if (!envelope.success)
+    return { outcome: 'invalid', reason: describeIssues(envelope.error, 'Stripe event'), appended: [] };
   const event = envelope.data;
   const about = { stripeEventId: event.id, stripeEventType: event.type };
   const translation = translateStripeEvent(event);
-  if (translation.kind === 'unhandled') return { outcome: 'unhandled_type', reason: translation.reason, ...about, appended: [] };
-  if (translation.kind === 'invalid') return { outcome: 'invalid', reason: translation.reason, ...about, appended: [] };
+  if (translation.kind === 'unhandled')
+    return { outcome: 'unhandled_type', reason: translation.reason, ...about, appended: [] };
+  if (translation.kind === 'invalid')
+    return { outcome: 'invalid', reason: translation.reason, ...about, appended: [] };
 
   const ctx: CommandContext = {
     causationId: event.id,
@@ -57,5 +79,10 @@ export async function processStripeEvent(
     const result = await handleRouted(store, routed, ctx, context);
     appended.push({ streamName: result.streamName, count: result.count });
   }
-  return { outcome: 'applied', ...(translation.note ? { reason: translation.note } : {}), ...about, appended };
+  return {
+    outcome: 'applied',
+    ...(translation.note ? { reason: translation.note } : {}),
+    ...about,
+    appended,
+  };
 }

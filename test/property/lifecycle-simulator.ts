@@ -79,40 +79,76 @@ export interface LifecycleSpec {
 
 /** Base prices: monthly, annual, weekly, daily, quarterly (interval_count 3), in USD cents. */
 export const PRICES: PriceSpec[] = [
-  { id: 'price_basic_monthly', unitAmount: 999, interval: 'month', product: 'prod_basic', lookupKey: 'basic_monthly' },
-  { id: 'price_premium_monthly', unitAmount: 2999, interval: 'month', product: 'prod_premium', lookupKey: 'premium_monthly' },
+  {
+    id: 'price_basic_monthly',
+    unitAmount: 999,
+    interval: 'month',
+    product: 'prod_basic',
+    lookupKey: 'basic_monthly',
+  },
+  {
+    id: 'price_premium_monthly',
+    unitAmount: 2999,
+    interval: 'month',
+    product: 'prod_premium',
+    lookupKey: 'premium_monthly',
+  },
   { id: 'price_enterprise_monthly', unitAmount: 9900, interval: 'month', product: 'prod_enterprise' },
   { id: 'price_basic_annual', unitAmount: 9990, interval: 'year', product: 'prod_basic' },
   { id: 'price_premium_annual', unitAmount: 29990, interval: 'year', product: 'prod_premium' },
   { id: 'price_team_weekly', unitAmount: 700, interval: 'week', product: 'prod_team' },
   { id: 'price_api_daily', unitAmount: 150, interval: 'day', product: 'prod_api' },
-  { id: 'price_premium_quarterly', unitAmount: 8500, interval: 'month', intervalCount: 3, product: 'prod_premium' },
+  {
+    id: 'price_premium_quarterly',
+    unitAmount: 8500,
+    interval: 'month',
+    intervalCount: 3,
+    product: 'prod_premium',
+  },
 ];
 const ADDON = (interval: PriceSpec['interval'], intervalCount = 1): PriceSpec => ({
   id: `price_seats_${interval}_${intervalCount}`,
-  unitAmount: interval === 'year' ? 4800 : interval === 'week' ? 100 : interval === 'day' ? 15 : 500 * intervalCount,
+  unitAmount:
+    interval === 'year' ? 4800 : interval === 'week' ? 100 : interval === 'day' ? 15 : 500 * intervalCount,
   interval,
   intervalCount,
   product: 'prod_seats',
 });
 
 interface SimSubscription {
-  spec: Required<Pick<SubscriptionSpec, 'id' | 'status' | 'items' | 'created' | 'currentPeriodStart' | 'currentPeriodEnd' | 'discounts'>> & SubscriptionSpec;
+  spec: Required<
+    Pick<
+      SubscriptionSpec,
+      'id' | 'status' | 'items' | 'created' | 'currentPeriodStart' | 'currentPeriodEnd' | 'discounts'
+    >
+  > &
+    SubscriptionSpec;
   invoiceSeq: number;
   openInvoice: { id: string; attempts: number } | null;
 }
 
 const TERMINAL: ReadonlySet<SubscriptionStatus> = new Set(['canceled', 'incomplete_expired']);
 const periodLength = (price: PriceSpec): number =>
-  ({ day: DAY, week: 7 * DAY, month: 30 * DAY, year: 365 * DAY })[price.interval ?? 'month'] * (price.intervalCount ?? 1);
+  ({ day: DAY, week: 7 * DAY, month: 30 * DAY, year: 365 * DAY })[price.interval ?? 'month'] *
+  (price.intervalCount ?? 1);
 
 export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): StripeEvent[] {
   const events: StripeEvent[] = [];
   const shape = lifecycle.apiShape;
   let t = start;
   let seq = 0;
-  const opts = (): EventOptions => ({ id: `evt_${String(++seq).padStart(6, '0')}`, created: t, apiShape: shape });
-  const customer = { id: 'cus_L1', email: 'jane@example.com', name: 'Jane', metadata: { user_id: 'u_1' }, defaultPaymentMethod: null as string | null };
+  const opts = (): EventOptions => ({
+    id: `evt_${String(++seq).padStart(6, '0')}`,
+    created: t,
+    apiShape: shape,
+  });
+  const customer = {
+    id: 'cus_L1',
+    email: 'jane@example.com',
+    name: 'Jane',
+    metadata: { user_id: 'u_1' },
+    defaultPaymentMethod: null as string | null,
+  };
   let pmSeq = 0;
   const pms: string[] = [];
 
@@ -134,11 +170,17 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
     };
     return { spec, invoiceSeq: 0, openInvoice: null };
   });
-  const snapshot = (sub: SimSubscription, type: string) => events.push(stripeEvent(type, subscriptionObject(sub.spec, shape), opts()));
+  const snapshot = (sub: SimSubscription, type: string) =>
+    events.push(stripeEvent(type, subscriptionObject(sub.spec, shape), opts()));
   for (const sub of subs) snapshot(sub, 'customer.subscription.created');
 
   const newInvoice = (sub: SimSubscription) => `in_${sub.spec.id.slice(4)}_${++sub.invoiceSeq}`;
-  const invoiceSpec = (sub: SimSubscription, id: string) => ({ id, customer: customer.id, subscription: sub.spec.id, amountDue: 1000 });
+  const invoiceSpec = (sub: SimSubscription, id: string) => ({
+    id,
+    customer: customer.id,
+    subscription: sub.spec.id,
+    amountDue: 1000,
+  });
   const pay = (sub: SimSubscription) => {
     const open = sub.openInvoice ?? { id: newInvoice(sub), attempts: 0 };
     const spec = { ...invoiceSpec(sub, open.id), attemptCount: open.attempts + 1 };
@@ -153,7 +195,10 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
   };
   const setItems = (sub: SimSubscription, price: PriceSpec) => {
     const [first, ...rest] = sub.spec.items;
-    sub.spec.items = [{ ...first, price }, ...rest.map((item) => ({ ...item, price: ADDON(price.interval, price.intervalCount) }))];
+    sub.spec.items = [
+      { ...first, price },
+      ...rest.map((item) => ({ ...item, price: ADDON(price.interval, price.intervalCount) })),
+    ];
   };
 
   for (const step of lifecycle.steps) {
@@ -184,7 +229,12 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
           s.currentPeriodStart = s.trialEnd!;
           s.currentPeriodEnd = s.currentPeriodStart + periodLength(first.price!);
           sub.openInvoice = { id: newInvoice(sub), attempts: 1 };
-          events.push(invoicePaymentFailedEvent({ ...invoiceSpec(sub, sub.openInvoice.id), attemptCount: 1, nextPaymentAttempt: t + 3 * DAY }, opts()));
+          events.push(
+            invoicePaymentFailedEvent(
+              { ...invoiceSpec(sub, sub.openInvoice.id), attemptCount: 1, nextPaymentAttempt: t + 3 * DAY },
+              opts(),
+            ),
+          );
           snapshot(sub, 'customer.subscription.updated');
         } else if (step.action === 'trial_lapse_cancel') {
           s.status = 'canceled';
@@ -212,12 +262,27 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
         if (!live || s.status === 'paused') break;
         const wanted =
           step.action === 'upgrade'
-            ? PRICES.find((p) => p.interval === first.price?.interval && (p.unitAmount ?? 0) > (first.price?.unitAmount ?? 0))
+            ? PRICES.find(
+                (p) =>
+                  p.interval === first.price?.interval &&
+                  (p.unitAmount ?? 0) > (first.price?.unitAmount ?? 0),
+              )
             : step.action === 'downgrade'
-              ? [...PRICES].reverse().find((p) => p.interval === first.price?.interval && (p.unitAmount ?? 0) < (first.price?.unitAmount ?? 0))
+              ? [...PRICES]
+                  .reverse()
+                  .find(
+                    (p) =>
+                      p.interval === first.price?.interval &&
+                      (p.unitAmount ?? 0) < (first.price?.unitAmount ?? 0),
+                  )
               : step.action === 'switch_to_annual'
                 ? PRICES.find((p) => p.interval === 'year' && p.product === first.price?.product)
-                : PRICES.find((p) => p.interval === 'month' && (p.intervalCount ?? 1) === 1 && p.product === first.price?.product);
+                : PRICES.find(
+                    (p) =>
+                      p.interval === 'month' &&
+                      (p.intervalCount ?? 1) === 1 &&
+                      p.product === first.price?.product,
+                  );
         if (!wanted || wanted.id === first.price?.id || priceIndex < 0) break;
         setItems(sub, wanted);
         if (wanted.interval !== first.price?.interval) {
@@ -238,7 +303,14 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
       }
       case 'add_item':
         if (!live || s.items.length > 1) break;
-        s.items = [...s.items, { id: `${first.id}_seats`, price: ADDON(first.price?.interval, first.price?.intervalCount), quantity: 3 }];
+        s.items = [
+          ...s.items,
+          {
+            id: `${first.id}_seats`,
+            price: ADDON(first.price?.interval, first.price?.intervalCount),
+            quantity: 3,
+          },
+        ];
         snapshot(sub, 'customer.subscription.updated');
         break;
       case 'add_percent_discount':
@@ -247,9 +319,25 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
         const n = events.length;
         const coupon =
           step.action === 'add_percent_discount'
-            ? { id: `PCT${n}`, percentOff: [10, 12.5, 33.33, 50][n % 4]!, duration: n % 3 === 0 ? ('repeating' as const) : ('forever' as const), durationInMonths: n % 3 === 0 ? 3 : null }
-            : { id: `AMT${n}`, amountOff: [100, 500, 5000][n % 3]!, currency: 'usd', duration: n % 2 === 0 ? ('once' as const) : ('forever' as const) };
-        const discount: DiscountSpec = { id: `di_${n}`, coupon, customer: customer.id, subscription: s.id, start: t };
+            ? {
+                id: `PCT${n}`,
+                percentOff: [10, 12.5, 33.33, 50][n % 4]!,
+                duration: n % 3 === 0 ? ('repeating' as const) : ('forever' as const),
+                durationInMonths: n % 3 === 0 ? 3 : null,
+              }
+            : {
+                id: `AMT${n}`,
+                amountOff: [100, 500, 5000][n % 3]!,
+                currency: 'usd',
+                duration: n % 2 === 0 ? ('once' as const) : ('forever' as const),
+              };
+        const discount: DiscountSpec = {
+          id: `di_${n}`,
+          coupon,
+          customer: customer.id,
+          subscription: s.id,
+          start: t,
+        };
         s.discounts = [discount];
         // Stripe sends both at the same second; which one comes first in its log varies.
         if (n % 2 === 0) events.push(discountCreatedEvent(discount, opts()));
@@ -271,9 +359,23 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
         const open = sub.openInvoice ?? { id: newInvoice(sub), attempts: 0 };
         open.attempts += 1;
         sub.openInvoice = open;
-        const spec = { ...invoiceSpec(sub, open.id), attemptCount: open.attempts, nextPaymentAttempt: t + 3 * DAY };
-        if (step.action === 'payment_action_required') events.push(invoicePaymentActionRequiredEvent(spec, opts()));
-        events.push(invoicePaymentFailedEvent({ ...spec, declineCode: step.action === 'payment_failed' ? 'insufficient_funds' : 'authentication_required' }, opts()));
+        const spec = {
+          ...invoiceSpec(sub, open.id),
+          attemptCount: open.attempts,
+          nextPaymentAttempt: t + 3 * DAY,
+        };
+        if (step.action === 'payment_action_required')
+          events.push(invoicePaymentActionRequiredEvent(spec, opts()));
+        events.push(
+          invoicePaymentFailedEvent(
+            {
+              ...spec,
+              declineCode:
+                step.action === 'payment_failed' ? 'insufficient_funds' : 'authentication_required',
+            },
+            opts(),
+          ),
+        );
         if (s.status === 'active') {
           s.status = 'past_due';
           snapshot(sub, 'customer.subscription.updated');
@@ -382,4 +484,4 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
   return events;
 }
 
-const n2feedback = (n: number): string | null => (['too_expensive', 'missing_features', null][n % 3] ?? null);
+const n2feedback = (n: number): string | null => ['too_expensive', 'missing_features', null][n % 3] ?? null;

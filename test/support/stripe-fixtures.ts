@@ -38,7 +38,11 @@ export interface EventOptions {
   previousAttributes?: Record<string, unknown>;
 }
 
-export function stripeEvent<T extends object>(type: string, object: T, options: EventOptions = {}): StripeEvent<T> {
+export function stripeEvent<T extends object>(
+  type: string,
+  object: T,
+  options: EventOptions = {},
+): StripeEvent<T> {
   return {
     id: options.id ?? fakeId('evt'),
     object: 'event',
@@ -48,7 +52,10 @@ export function stripeEvent<T extends object>(type: string, object: T, options: 
     livemode: false,
     pending_webhooks: 1,
     request: { id: null, idempotency_key: null },
-    data: { object, ...(options.previousAttributes ? { previous_attributes: options.previousAttributes } : {}) },
+    data: {
+      object,
+      ...(options.previousAttributes ? { previous_attributes: options.previousAttributes } : {}),
+    },
   };
 }
 
@@ -70,7 +77,16 @@ export function customerObject(spec: CustomerSpec = {}) {
   return {
     id: spec.id ?? 'cus_T1',
     object: 'customer' as const,
-    address: a ? { city: a.city ?? null, country: a.country ?? null, line1: a.line1 ?? null, line2: null, postal_code: a.postal_code ?? null, state: null } : null,
+    address: a
+      ? {
+          city: a.city ?? null,
+          country: a.country ?? null,
+          line1: a.line1 ?? null,
+          line2: null,
+          postal_code: a.postal_code ?? null,
+          state: null,
+        }
+      : null,
     balance: 0,
     created: spec.created ?? T0,
     currency: 'usd',
@@ -80,7 +96,12 @@ export function customerObject(spec: CustomerSpec = {}) {
     discount: null,
     email: spec.email === undefined ? 'jane@example.com' : spec.email,
     invoice_prefix: 'ABC123',
-    invoice_settings: { custom_fields: null, default_payment_method: spec.defaultPaymentMethod ?? null, footer: null, rendering_options: null },
+    invoice_settings: {
+      custom_fields: null,
+      default_payment_method: spec.defaultPaymentMethod ?? null,
+      footer: null,
+      rendering_options: null,
+    },
     livemode: false,
     metadata: spec.metadata ?? { user_id: 'u_42' },
     name: spec.name === undefined ? 'Jane Doe' : spec.name,
@@ -92,8 +113,10 @@ export function customerObject(spec: CustomerSpec = {}) {
   };
 }
 
-export const customerCreatedEvent = (spec: CustomerSpec = {}, options: EventOptions = {}) => stripeEvent('customer.created', customerObject(spec), options);
-export const customerUpdatedEvent = (spec: CustomerSpec = {}, options: EventOptions = {}) => stripeEvent('customer.updated', customerObject(spec), options);
+export const customerCreatedEvent = (spec: CustomerSpec = {}, options: EventOptions = {}) =>
+  stripeEvent('customer.created', customerObject(spec), options);
+export const customerUpdatedEvent = (spec: CustomerSpec = {}, options: EventOptions = {}) =>
+  stripeEvent('customer.updated', customerObject(spec), options);
 export const customerDeletedEvent = (spec: CustomerSpec = {}, options: EventOptions = {}) =>
   stripeEvent('customer.deleted', { ...customerObject(spec), deleted: true }, options);
 
@@ -204,7 +227,8 @@ export const discountDeletedEvent = (spec: DiscountSpec = {}, options: EventOpti
 
 // ---------------------------------------------------------------- subscription
 
-export type SubscriptionStatus = 'incomplete' | 'incomplete_expired' | 'trialing' | 'active' | 'past_due' | 'canceled' | 'unpaid' | 'paused';
+export type SubscriptionStatus =
+  'incomplete' | 'incomplete_expired' | 'trialing' | 'active' | 'past_due' | 'canceled' | 'unpaid' | 'paused';
 
 export interface SubscriptionItemSpec {
   id?: string;
@@ -230,7 +254,10 @@ export interface SubscriptionSpec {
   cancellationReason?: 'cancellation_requested' | 'payment_failed' | 'payment_disputed' | null;
   cancellationFeedback?: string | null;
   discounts?: DiscountSpec[];
-  pauseCollection?: { behavior: 'keep_as_draft' | 'mark_uncollectible' | 'void'; resumesAt?: number | null } | null;
+  pauseCollection?: {
+    behavior: 'keep_as_draft' | 'mark_uncollectible' | 'void';
+    resumesAt?: number | null;
+  } | null;
   metadata?: Record<string, string>;
 }
 
@@ -241,13 +268,22 @@ export function subscriptionObject(spec: SubscriptionSpec = {}, apiShape: ApiSha
   const periodStart = spec.currentPeriodStart ?? created;
   const items = (spec.items ?? [{}]).map((item, i) => {
     const price = priceObject(item.price);
-    const periodEnd = spec.currentPeriodEnd ?? periodStart + (price.recurring.interval === 'year' ? 365 : 30) * DAY;
+    const periodEnd =
+      spec.currentPeriodEnd ?? periodStart + (price.recurring.interval === 'year' ? 365 : 30) * DAY;
     return {
       id: item.id ?? `si_${id.slice(4)}_${i}`,
       object: 'subscription_item' as const,
       created,
       metadata: {},
-      plan: { id: price.id, object: 'plan', amount: price.unit_amount, currency: price.currency, interval: price.recurring.interval, interval_count: price.recurring.interval_count, product: price.product },
+      plan: {
+        id: price.id,
+        object: 'plan',
+        amount: price.unit_amount,
+        currency: price.currency,
+        interval: price.recurring.interval,
+        interval_count: price.recurring.interval_count,
+        product: price.product,
+      },
       price,
       quantity: price.recurring.usage_type === 'metered' ? undefined : (item.quantity ?? 1),
       subscription: id,
@@ -257,7 +293,9 @@ export function subscriptionObject(spec: SubscriptionSpec = {}, apiShape: ApiSha
   });
   const firstEnd = items[0]?.plan.interval === 'year' ? periodStart + 365 * DAY : periodStart + 30 * DAY;
   const periodEnd = spec.currentPeriodEnd ?? firstEnd;
-  const discounts = (spec.discounts ?? []).map((d) => discountObject({ customer, subscription: id, ...d }, apiShape));
+  const discounts = (spec.discounts ?? []).map((d) =>
+    discountObject({ customer, subscription: id, ...d }, apiShape),
+  );
   const status = spec.status ?? 'active';
   return {
     id,
@@ -267,30 +305,49 @@ export function subscriptionObject(spec: SubscriptionSpec = {}, apiShape: ApiSha
     cancel_at: spec.cancelAt ?? null,
     cancel_at_period_end: spec.cancelAtPeriodEnd ?? false,
     canceled_at: spec.canceledAt ?? null,
-    cancellation_details: { comment: null, feedback: spec.cancellationFeedback ?? null, reason: spec.cancellationReason ?? null },
+    cancellation_details: {
+      comment: null,
+      feedback: spec.cancellationFeedback ?? null,
+      reason: spec.cancellationReason ?? null,
+    },
     collection_method: 'charge_automatically',
     created,
     currency: items[0]?.price.currency ?? 'usd',
     customer,
     default_payment_method: null,
     ended_at: spec.endedAt ?? null,
-    items: { object: 'list' as const, data: items, has_more: false, total_count: items.length, url: `/v1/subscription_items?subscription=${id}` },
+    items: {
+      object: 'list' as const,
+      data: items,
+      has_more: false,
+      total_count: items.length,
+      url: `/v1/subscription_items?subscription=${id}`,
+    },
     latest_invoice: null,
     livemode: false,
     metadata: spec.metadata ?? {},
-    pause_collection: spec.pauseCollection ? { behavior: spec.pauseCollection.behavior, resumes_at: spec.pauseCollection.resumesAt ?? null } : null,
+    pause_collection: spec.pauseCollection
+      ? { behavior: spec.pauseCollection.behavior, resumes_at: spec.pauseCollection.resumesAt ?? null }
+      : null,
     start_date: spec.startDate ?? created,
     status,
     trial_end: spec.trialEnd ?? null,
     trial_start: spec.trialStart ?? null,
     ...(apiShape === 'legacy'
-      ? { current_period_start: periodStart, current_period_end: periodEnd, discount: discounts[0] ?? null, plan: items[0]?.plan ?? null, quantity: items[0]?.quantity ?? null }
+      ? {
+          current_period_start: periodStart,
+          current_period_end: periodEnd,
+          discount: discounts[0] ?? null,
+          plan: items[0]?.plan ?? null,
+          quantity: items[0]?.quantity ?? null,
+        }
       : { discounts }),
   };
 }
 
 function subscriptionEvent(type: string) {
-  return (spec: SubscriptionSpec = {}, options: EventOptions = {}) => stripeEvent(type, subscriptionObject(spec, options.apiShape), options);
+  return (spec: SubscriptionSpec = {}, options: EventOptions = {}) =>
+    stripeEvent(type, subscriptionObject(spec, options.apiShape), options);
 }
 
 export const subscriptionCreatedEvent = subscriptionEvent('customer.subscription.created');
@@ -325,7 +382,14 @@ export function invoiceObject(spec: InvoiceSpec = {}, apiShape: ApiShape = 'lega
   const amountDue = spec.amountDue ?? 2000;
   const paid = spec.status === 'paid';
   const declined = spec.declineCode !== undefined && spec.declineCode !== null;
-  const paymentError = declined ? { code: 'card_declined', decline_code: spec.declineCode, message: spec.failureMessage ?? 'Your card was declined.', type: 'card_error' } : null;
+  const paymentError = declined
+    ? {
+        code: 'card_declined',
+        decline_code: spec.declineCode,
+        message: spec.failureMessage ?? 'Your card was declined.',
+        type: 'card_error',
+      }
+    : null;
   return {
     id: spec.id ?? 'in_T1',
     object: 'invoice' as const,
@@ -348,19 +412,46 @@ export function invoiceObject(spec: InvoiceSpec = {}, apiShape: ApiShape = 'lega
     status: spec.status ?? 'open',
     total: amountDue,
     ...(apiShape === 'legacy'
-      ? { subscription, charge: declined ? 'ch_T1' : null, paid, payment_intent: { id: 'pi_T1', object: 'payment_intent', last_payment_error: paymentError, status: paid ? 'succeeded' : 'requires_payment_method' } }
-      : { parent: subscription ? { type: 'subscription_details', quote_details: null, subscription_details: { metadata: {}, subscription } } : null, last_finalization_error: paymentError }),
+      ? {
+          subscription,
+          charge: declined ? 'ch_T1' : null,
+          paid,
+          payment_intent: {
+            id: 'pi_T1',
+            object: 'payment_intent',
+            last_payment_error: paymentError,
+            status: paid ? 'succeeded' : 'requires_payment_method',
+          },
+        }
+      : {
+          parent: subscription
+            ? {
+                type: 'subscription_details',
+                quote_details: null,
+                subscription_details: { metadata: {}, subscription },
+              }
+            : null,
+          last_finalization_error: paymentError,
+        }),
   };
 }
 
 function invoiceEvent(type: string, defaults: InvoiceSpec) {
-  return (spec: InvoiceSpec = {}, options: EventOptions = {}) => stripeEvent(type, invoiceObject({ ...defaults, ...spec }, options.apiShape), options);
+  return (spec: InvoiceSpec = {}, options: EventOptions = {}) =>
+    stripeEvent(type, invoiceObject({ ...defaults, ...spec }, options.apiShape), options);
 }
 
 export const invoicePaidEvent = invoiceEvent('invoice.paid', { status: 'paid' });
 export const invoicePaymentSucceededEvent = invoiceEvent('invoice.payment_succeeded', { status: 'paid' });
-export const invoicePaymentFailedEvent = invoiceEvent('invoice.payment_failed', { status: 'open', attemptCount: 1, declineCode: 'insufficient_funds' });
-export const invoicePaymentActionRequiredEvent = invoiceEvent('invoice.payment_action_required', { status: 'open', attemptCount: 1 });
+export const invoicePaymentFailedEvent = invoiceEvent('invoice.payment_failed', {
+  status: 'open',
+  attemptCount: 1,
+  declineCode: 'insufficient_funds',
+});
+export const invoicePaymentActionRequiredEvent = invoiceEvent('invoice.payment_action_required', {
+  status: 'open',
+  attemptCount: 1,
+});
 
 // ---------------------------------------------------------------- payment method
 
@@ -396,7 +487,8 @@ export function paymentMethodObject(spec: PaymentMethodSpec = {}) {
   };
 }
 
-export const paymentMethodAttachedEvent = (spec: PaymentMethodSpec = {}, options: EventOptions = {}) => stripeEvent('payment_method.attached', paymentMethodObject(spec), options);
+export const paymentMethodAttachedEvent = (spec: PaymentMethodSpec = {}, options: EventOptions = {}) =>
+  stripeEvent('payment_method.attached', paymentMethodObject(spec), options);
 /** Stripe sends the detached method with `customer: null`, and the customer in `previous_attributes`. */
 export const paymentMethodDetachedEvent = (spec: PaymentMethodSpec = {}, options: EventOptions = {}) =>
   stripeEvent('payment_method.detached', paymentMethodObject({ ...spec, customer: null }), {

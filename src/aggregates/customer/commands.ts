@@ -9,10 +9,30 @@ const source = { at: isoInstant, stripeEventId: z.string(), stripeEventType: z.s
 export const customerCommandSchemas = {
   /** customer.created / updated / deleted: reconcile with the snapshot. */
   SyncCustomer: z.object({ type: z.literal('SyncCustomer'), snapshot: customerSnapshot, ...source }),
-  AttachPaymentMethod: z.object({ type: z.literal('AttachPaymentMethod'), customerId, paymentMethod: paymentMethodSummary, ...source }),
-  DetachPaymentMethod: z.object({ type: z.literal('DetachPaymentMethod'), customerId, paymentMethodId: z.string(), ...source }),
-  ApplyCustomerDiscount: z.object({ type: z.literal('ApplyCustomerDiscount'), customerId, discount, ...source }),
-  RemoveCustomerDiscount: z.object({ type: z.literal('RemoveCustomerDiscount'), customerId, discountId: z.string(), ...source }),
+  AttachPaymentMethod: z.object({
+    type: z.literal('AttachPaymentMethod'),
+    customerId,
+    paymentMethod: paymentMethodSummary,
+    ...source,
+  }),
+  DetachPaymentMethod: z.object({
+    type: z.literal('DetachPaymentMethod'),
+    customerId,
+    paymentMethodId: z.string(),
+    ...source,
+  }),
+  ApplyCustomerDiscount: z.object({
+    type: z.literal('ApplyCustomerDiscount'),
+    customerId,
+    discount,
+    ...source,
+  }),
+  RemoveCustomerDiscount: z.object({
+    type: z.literal('RemoveCustomerDiscount'),
+    customerId,
+    discountId: z.string(),
+    ...source,
+  }),
 };
 
 export const customerCommand = z.discriminatedUnion('type', [

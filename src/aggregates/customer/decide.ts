@@ -10,10 +10,24 @@ type Base = CustomerEventOf<'CustomerDeleted'>['data'];
 type IgnoreReason = CustomerEventOf<'CustomerStaleEventIgnored'>['data']['reason'];
 const PROFILE_FIELDS = ['email', 'name', 'phone', 'address', 'userId'] as const;
 
-const profileOf = (c: CustomerProfile): CustomerProfile => ({ email: c.email, name: c.name, phone: c.phone, address: c.address, userId: c.userId });
+const profileOf = (c: CustomerProfile): CustomerProfile => ({
+  email: c.email,
+  name: c.name,
+  phone: c.phone,
+  address: c.address,
+  userId: c.userId,
+});
 
-function ignored(base: Base, stripeEventType: string, reason: IgnoreReason, knownAt: string | null): CustomerEvent {
-  return { type: 'CustomerStaleEventIgnored', data: { ...base, stripeEventType, reason, eventAt: base.occurredAt, knownAt } };
+function ignored(
+  base: Base,
+  stripeEventType: string,
+  reason: IgnoreReason,
+  knownAt: string | null,
+): CustomerEvent {
+  return {
+    type: 'CustomerStaleEventIgnored',
+    data: { ...base, stripeEventType, reason, eventAt: base.occurredAt, knownAt },
+  };
 }
 
 function snapshotFields(snap: CustomerSnapshot) {
@@ -22,16 +36,32 @@ function snapshotFields(snap: CustomerSnapshot) {
 }
 
 function viewOf(s: RegisteredCustomer): ReturnType<typeof snapshotFields> {
-  return { ...profileOf(s), createdAt: s.createdAt, defaultPaymentMethodId: s.defaultPaymentMethodId, deleted: s.deleted };
+  return {
+    ...profileOf(s),
+    createdAt: s.createdAt,
+    defaultPaymentMethodId: s.defaultPaymentMethodId,
+    deleted: s.deleted,
+  };
 }
 
 /** Differences between what we hold and a newer snapshot, as events. */
 function diff(s: RegisteredCustomer, snap: CustomerSnapshot, base: Base): CustomerEvent[] {
   const events: CustomerEvent[] = [];
   const changed = PROFILE_FIELDS.filter((f) => !sameData(s[f], snap[f]));
-  if (changed.length > 0) events.push({ type: 'CustomerProfileChanged', data: { ...base, ...profileOf(snap), previous: profileOf(s), changed } });
+  if (changed.length > 0)
+    events.push({
+      type: 'CustomerProfileChanged',
+      data: { ...base, ...profileOf(snap), previous: profileOf(s), changed },
+    });
   if (s.defaultPaymentMethodId !== snap.defaultPaymentMethodId) {
-    events.push({ type: 'CustomerDefaultPaymentMethodChanged', data: { ...base, previousPaymentMethodId: s.defaultPaymentMethodId, paymentMethodId: snap.defaultPaymentMethodId } });
+    events.push({
+      type: 'CustomerDefaultPaymentMethodChanged',
+      data: {
+        ...base,
+        previousPaymentMethodId: s.defaultPaymentMethodId,
+        paymentMethodId: snap.defaultPaymentMethodId,
+      },
+    });
   }
   if (snap.deleted && !s.deleted) events.push({ type: 'CustomerDeleted', data: base });
   const after = events.reduce<CustomerState>(evolveCustomer, s);
@@ -57,11 +87,21 @@ function sync(state: CustomerState, cmd: CustomerCommandOf<'SyncCustomer'>): Cus
   const incoming: SnapshotClock = { terminal: snap.deleted, at: cmd.at, stripeEventId: cmd.stripeEventId };
   const order = compareClocks(incoming, state.lastSnapshot);
   if (order === 0) return [];
-  if (order < 0) return [ignored(base, cmd.stripeEventType, state.lastSnapshot.terminal && !incoming.terminal ? 'customer_deleted' : 'stale_snapshot', state.lastSnapshot.at)];
+  if (order < 0)
+    return [
+      ignored(
+        base,
+        cmd.stripeEventType,
+        state.lastSnapshot.terminal && !incoming.terminal ? 'customer_deleted' : 'stale_snapshot',
+        state.lastSnapshot.at,
+      ),
+    ];
   return diff(state, snap, base);
 }
 
-type MarkCommand = CustomerCommandOf<'AttachPaymentMethod' | 'DetachPaymentMethod' | 'ApplyCustomerDiscount' | 'RemoveCustomerDiscount'>;
+type MarkCommand = CustomerCommandOf<
+  'AttachPaymentMethod' | 'DetachPaymentMethod' | 'ApplyCustomerDiscount' | 'RemoveCustomerDiscount'
+>;
 
 /** Payment methods and customer-wide discounts: per element, the latest Stripe event wins. */
 function recordMark(state: CustomerState, cmd: MarkCommand): CustomerEvent[] {
@@ -78,7 +118,10 @@ function recordMark(state: CustomerState, cmd: MarkCommand): CustomerEvent[] {
       break;
     case 'DetachPaymentMethod':
       current = state.paymentMethods[cmd.paymentMethodId];
-      event = { type: 'CustomerPaymentMethodDetached', data: { ...base, paymentMethodId: cmd.paymentMethodId } };
+      event = {
+        type: 'CustomerPaymentMethodDetached',
+        data: { ...base, paymentMethodId: cmd.paymentMethodId },
+      };
       reason = 'stale_payment_method_event';
       break;
     case 'ApplyCustomerDiscount':

@@ -22,7 +22,10 @@ export const customerEventSchemas = {
     previous: customerProfile,
     changed: z.array(z.enum(['email', 'name', 'phone', 'address', 'userId'])),
   }),
-  CustomerDefaultPaymentMethodChanged: base.extend({ previousPaymentMethodId: z.string().nullable(), paymentMethodId: z.string().nullable() }),
+  CustomerDefaultPaymentMethodChanged: base.extend({
+    previousPaymentMethodId: z.string().nullable(),
+    paymentMethodId: z.string().nullable(),
+  }),
   CustomerPaymentMethodAttached: base.extend({ paymentMethod: paymentMethodSummary }),
   CustomerPaymentMethodDetached: base.extend({ paymentMethodId: z.string() }),
   /** A customer-wide coupon (customer.discount.* without a subscription). */
@@ -38,7 +41,12 @@ export const customerEventSchemas = {
   /** A Stripe event that says nothing new: older than what we know, or about a deleted customer. */
   CustomerStaleEventIgnored: base.extend({
     stripeEventType: z.string(),
-    reason: z.enum(['stale_snapshot', 'customer_deleted', 'stale_payment_method_event', 'stale_discount_event']),
+    reason: z.enum([
+      'stale_snapshot',
+      'customer_deleted',
+      'stale_payment_method_event',
+      'stale_discount_event',
+    ]),
     eventAt: isoInstant,
     knownAt: isoInstant.nullable(),
   }),

@@ -26,7 +26,13 @@ export interface RegisteredCustomer extends Bookkeeping, CustomerSnapshot {
 
 export type CustomerState = UnregisteredCustomer | RegisteredCustomer;
 
-export const initialCustomerState: CustomerState = { registered: false, customerId: null, paymentMethods: {}, discounts: {}, recentStripeEventIds: [] };
+export const initialCustomerState: CustomerState = {
+  registered: false,
+  customerId: null,
+  paymentMethods: {},
+  discounts: {},
+  recentStripeEventIds: [],
+};
 
 function clockOf(event: CustomerEvent, deleted: boolean): SnapshotClock {
   return { terminal: deleted, at: event.data.occurredAt, stripeEventId: event.data.stripeEventId ?? '' };
@@ -62,19 +68,45 @@ function evolveRegistered(s: RegisteredCustomer, event: CustomerEvent): Register
   }
 }
 
-const SNAPSHOT_TYPES: ReadonlySet<CustomerEvent['type']> = new Set(['CustomerRegistered', 'CustomerSynced', 'CustomerProfileChanged', 'CustomerDefaultPaymentMethodChanged', 'CustomerDeleted']);
+const SNAPSHOT_TYPES: ReadonlySet<CustomerEvent['type']> = new Set([
+  'CustomerRegistered',
+  'CustomerSynced',
+  'CustomerProfileChanged',
+  'CustomerDefaultPaymentMethodChanged',
+  'CustomerDeleted',
+]);
 
 function evolveBookkeeping(state: CustomerState, event: CustomerEvent): CustomerState {
-  const s = event.data.stripeEventId ? { ...state, recentStripeEventIds: rememberId(state.recentStripeEventIds, event.data.stripeEventId) } : state;
+  const s = event.data.stripeEventId
+    ? { ...state, recentStripeEventIds: rememberId(state.recentStripeEventIds, event.data.stripeEventId) }
+    : state;
   switch (event.type) {
     case 'CustomerPaymentMethodAttached':
-      return { ...s, paymentMethods: { ...s.paymentMethods, [event.data.paymentMethod.id]: mark(event, true, event.data.paymentMethod) } };
+      return {
+        ...s,
+        paymentMethods: {
+          ...s.paymentMethods,
+          [event.data.paymentMethod.id]: mark(event, true, event.data.paymentMethod),
+        },
+      };
     case 'CustomerPaymentMethodDetached':
-      return { ...s, paymentMethods: { ...s.paymentMethods, [event.data.paymentMethodId]: mark<never>(event, false, null) } };
+      return {
+        ...s,
+        paymentMethods: {
+          ...s.paymentMethods,
+          [event.data.paymentMethodId]: mark<never>(event, false, null),
+        },
+      };
     case 'CustomerDiscountApplied':
-      return { ...s, discounts: { ...s.discounts, [event.data.discount.id]: mark(event, true, event.data.discount) } };
+      return {
+        ...s,
+        discounts: { ...s.discounts, [event.data.discount.id]: mark(event, true, event.data.discount) },
+      };
     case 'CustomerDiscountRemoved':
-      return { ...s, discounts: { ...s.discounts, [event.data.discountId]: mark<never>(event, false, null) } };
+      return {
+        ...s,
+        discounts: { ...s.discounts, [event.data.discountId]: mark<never>(event, false, null) },
+      };
     default:
       return s;
   }
@@ -84,9 +116,16 @@ function evolveBookkeeping(state: CustomerState, event: CustomerEvent): Customer
 export function evolveCustomer(state: CustomerState, event: CustomerEvent): CustomerState {
   const booked = evolveBookkeeping(state, event);
   if (!booked.registered) {
-    if (event.type !== 'CustomerRegistered' && event.type !== 'CustomerSynced') return { ...booked, customerId: event.data.customerId };
+    if (event.type !== 'CustomerRegistered' && event.type !== 'CustomerSynced')
+      return { ...booked, customerId: event.data.customerId };
     const { occurredAt: _at, stripeEventId: _id, ...fields } = event.data;
-    return { ...booked, deleted: false, ...fields, registered: true, lastSnapshot: clockOf(event, 'deleted' in fields && fields.deleted === true) };
+    return {
+      ...booked,
+      deleted: false,
+      ...fields,
+      registered: true,
+      lastSnapshot: clockOf(event, 'deleted' in fields && fields.deleted === true),
+    };
   }
   const next = evolveRegistered(booked, event);
   if (!SNAPSHOT_TYPES.has(event.type)) return next;

@@ -39,7 +39,11 @@ describe('MRR of a subscription (integer minor units, rounded half up once)', ()
     ['weekly x 52 / 12 (700 -> 3033.33)', { unitAmount: 700, interval: 'week' }, 3033],
     ['daily x 365 / 12 (150 -> 4562.5)', { unitAmount: 150, interval: 'day' }, 4563],
     ['every 3 months (8500 -> 2833.33)', { unitAmount: 8500, interval: 'month', intervalCount: 3 }, 2833],
-    ['every 2 weeks (1000 x 52 / 24 -> 2166.67)', { unitAmount: 1000, interval: 'week', intervalCount: 2 }, 2167],
+    [
+      'every 2 weeks (1000 x 52 / 24 -> 2166.67)',
+      { unitAmount: 1000, interval: 'week', intervalCount: 2 },
+      2167,
+    ],
     ['every 2 years', { unitAmount: 24000, interval: 'year', intervalCount: 2 }, 1000],
     ['quantity multiplies', { unitAmount: 999, quantity: 5 }, 4995],
     ['quantity 0 is nothing', { unitAmount: 999, quantity: 0 }, 0],
@@ -49,11 +53,18 @@ describe('MRR of a subscription (integer minor units, rounded half up once)', ()
   });
 
   it('sums several items', () => {
-    expect(mrr([item({ unitAmount: 2000 }), item({ itemId: 'si_2', unitAmount: 500, quantity: 3 })])).toBe(3500);
+    expect(mrr([item({ unitAmount: 2000 }), item({ itemId: 'si_2', unitAmount: 500, quantity: 3 })])).toBe(
+      3500,
+    );
   });
 
   it('rounds once per subscription, not per item (two 9990/year items: 1665, not 833 + 833)', () => {
-    expect(mrr([item({ unitAmount: 9990, interval: 'year' }), item({ itemId: 'si_2', unitAmount: 9990, interval: 'year' })])).toBe(1665);
+    expect(
+      mrr([
+        item({ unitAmount: 9990, interval: 'year' }),
+        item({ itemId: 'si_2', unitAmount: 9990, interval: 'year' }),
+      ]),
+    ).toBe(1665);
   });
 
   it.each<[string, Partial<Discount>[], number]>([
@@ -63,20 +74,40 @@ describe('MRR of a subscription (integer minor units, rounded half up once)', ()
     ['amount off never below 0', [{ amountOff: 5000, currency: 'usd' }], 0],
     ['amount off in another currency does not apply', [{ amountOff: 500, currency: 'eur' }], 2000],
     ['a once-only coupon is not recurring revenue', [{ percentOffBps: 5000, duration: 'once' }], 2000],
-    ['a repeating coupon counts while it lasts', [{ percentOffBps: 5000, duration: 'repeating', durationInMonths: 3 }], 1000],
-    ['percent first, then amount off', [{ percentOffBps: 2000 }, { id: 'di_2', amountOff: 500, currency: 'usd' }], 1100],
+    [
+      'a repeating coupon counts while it lasts',
+      [{ percentOffBps: 5000, duration: 'repeating', durationInMonths: 3 }],
+      1000,
+    ],
+    [
+      'percent first, then amount off',
+      [{ percentOffBps: 2000 }, { id: 'di_2', amountOff: 500, currency: 'usd' }],
+      1100,
+    ],
     ['two percent discounts compound', [{ percentOffBps: 5000 }, { id: 'di_2', percentOffBps: 5000 }], 500],
   ])('%s', (_name, discounts, expected) => {
     const unitAmount = _name.startsWith('decimal') ? 999 : 2000;
-    expect(mrr([item({ unitAmount })], discounts.map((d) => discount(d)))).toBe(expected);
+    expect(
+      mrr(
+        [item({ unitAmount })],
+        discounts.map((d) => discount(d)),
+      ),
+    ).toBe(expected);
   });
 
   it('amount off on an annual price is per invoice, so normalised like the price: (12000 - 1200) / 12', () => {
-    expect(mrr([item({ unitAmount: 12000, interval: 'year' })], [discount({ amountOff: 1200, currency: 'usd' })])).toBe(900);
+    expect(
+      mrr([item({ unitAmount: 12000, interval: 'year' })], [discount({ amountOff: 1200, currency: 'usd' })]),
+    ).toBe(900);
   });
 
   it('discounts apply to the whole of several items', () => {
-    expect(mrr([item({ unitAmount: 2000 }), item({ itemId: 'si_2', unitAmount: 1000 })], [discount({ percentOffBps: 1000 })])).toBe(2700);
+    expect(
+      mrr(
+        [item({ unitAmount: 2000 }), item({ itemId: 'si_2', unitAmount: 1000 })],
+        [discount({ percentOffBps: 1000 })],
+      ),
+    ).toBe(2700);
   });
 
   it.each<[SubscriptionStatus, number]>([
@@ -93,10 +124,24 @@ describe('MRR of a subscription (integer minor units, rounded half up once)', ()
   });
 
   it('a paused collection counts 0 while the status stays active', () => {
-    expect(computeMrr({ status: 'active', items: [item()], discounts: [], pauseCollection: { behavior: 'void', resumesAt: null } }).amount).toBe(0);
+    expect(
+      computeMrr({
+        status: 'active',
+        items: [item()],
+        discounts: [],
+        pauseCollection: { behavior: 'void', resumesAt: null },
+      }).amount,
+    ).toBe(0);
   });
 
   it('keeps the currency of the items', () => {
-    expect(computeMrr({ status: 'active', items: [item({ currency: 'eur' })], discounts: [], pauseCollection: null })).toEqual({ amount: 2000, currency: 'eur' });
+    expect(
+      computeMrr({
+        status: 'active',
+        items: [item({ currency: 'eur' })],
+        discounts: [],
+        pauseCollection: null,
+      }),
+    ).toEqual({ amount: 2000, currency: 'eur' });
   });
 });

@@ -1,5 +1,11 @@
 import type { Money } from '../shared/values';
-import type { BillingInterval, Discount, PauseCollection, SubscriptionItem, SubscriptionStatus } from '../subscription/model';
+import type {
+  BillingInterval,
+  Discount,
+  PauseCollection,
+  SubscriptionItem,
+  SubscriptionStatus,
+} from '../subscription/model';
 
 /**
  * Monthly recurring revenue of one subscription (ARCHITECTURE.md, "Money and MRR").
@@ -44,7 +50,10 @@ function perMonth(amountPerPeriod: bigint, interval: BillingInterval, intervalCo
   return { num: amountPerPeriod * factor.num, den: factor.den * BigInt(intervalCount) };
 }
 
-const add = (a: Fraction, b: Fraction): Fraction => ({ num: a.num * b.den + b.num * a.den, den: a.den * b.den });
+const add = (a: Fraction, b: Fraction): Fraction => ({
+  num: a.num * b.den + b.num * a.den,
+  den: a.den * b.den,
+});
 
 function roundHalfUp(f: Fraction): number {
   if (f.num <= 0n) return 0;
@@ -65,11 +74,15 @@ export function computeMrr(input: MrrInput, fallbackCurrency = 'usd'): Money {
 
   let total: Fraction = { num: 0n, den: 1n };
   for (const item of billed) {
-    total = add(total, perMonth(BigInt(item.unitAmount) * BigInt(item.quantity), item.interval, item.intervalCount));
+    total = add(
+      total,
+      perMonth(BigInt(item.unitAmount) * BigInt(item.quantity), item.interval, item.intervalCount),
+    );
   }
   const recurring = input.discounts.filter((d) => d.duration !== 'once');
   for (const d of recurring) {
-    if (d.percentOffBps !== null) total = { num: total.num * BigInt(10000 - d.percentOffBps), den: total.den * 10000n };
+    if (d.percentOffBps !== null)
+      total = { num: total.num * BigInt(10000 - d.percentOffBps), den: total.den * 10000n };
   }
   for (const d of recurring) {
     if (d.amountOff !== null && d.currency === currency) {

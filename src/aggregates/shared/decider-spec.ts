@@ -17,7 +17,11 @@ export function deciderSpec<C, E, S>(decider: Decider<C, E, S>) {
             },
             /** Exactly these event types, in this order, each with at least the given data. */
             thenMatch(expected: { type: string; data?: Record<string, unknown> }[]): void {
-              expect(run()).toEqual(expected.map((e) => expect.objectContaining({ type: e.type, data: expect.objectContaining(e.data ?? {}) })));
+              expect(run()).toEqual(
+                expected.map((e) =>
+                  expect.objectContaining({ type: e.type, data: expect.objectContaining(e.data ?? {}) }),
+                ),
+              );
             },
             thenThrows(code: string): void {
               expect(run).toThrow(expect.objectContaining({ code }));

@@ -16,7 +16,10 @@ export type MarkVerdict = 'new' | 'duplicate' | 'stale';
 export function judgeMark<T>(current: Mark<T> | undefined, at: string, stripeEventId: string): MarkVerdict {
   if (!current) return 'new';
   if (current.stripeEventId === stripeEventId) return 'duplicate';
-  const order = compareClocks({ terminal: false, at, stripeEventId }, { terminal: false, at: current.at, stripeEventId: current.stripeEventId });
+  const order = compareClocks(
+    { terminal: false, at, stripeEventId },
+    { terminal: false, at: current.at, stripeEventId: current.stripeEventId },
+  );
   return order > 0 ? 'new' : 'stale';
 }
 

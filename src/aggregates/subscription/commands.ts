@@ -21,9 +21,17 @@ const invoice = {
 
 export const subscriptionCommandSchemas = {
   /** A subscription snapshot (created, updated, deleted, paused, resumed): reconcile with it. */
-  SyncSubscription: z.object({ type: z.literal('SyncSubscription'), snapshot: subscriptionSnapshot, ...source }),
+  SyncSubscription: z.object({
+    type: z.literal('SyncSubscription'),
+    snapshot: subscriptionSnapshot,
+    ...source,
+  }),
   /** customer.subscription.trial_will_end: a snapshot, plus the notice that the trial ends soon. */
-  NoteTrialWillEnd: z.object({ type: z.literal('NoteTrialWillEnd'), snapshot: subscriptionSnapshot, ...source }),
+  NoteTrialWillEnd: z.object({
+    type: z.literal('NoteTrialWillEnd'),
+    snapshot: subscriptionSnapshot,
+    ...source,
+  }),
   RecordInvoicePaid: z.object({
     type: z.literal('RecordInvoicePaid'),
     ...invoice,
@@ -39,9 +47,23 @@ export const subscriptionCommandSchemas = {
     declineCode: z.string().nullable(),
     failureMessage: z.string().nullable(),
   }),
-  RecordPaymentActionRequired: z.object({ type: z.literal('RecordPaymentActionRequired'), ...invoice, hostedInvoiceUrl: z.string().nullable() }),
-  ApplySubscriptionDiscount: z.object({ type: z.literal('ApplySubscriptionDiscount'), ...target, ...source, discount }),
-  RemoveSubscriptionDiscount: z.object({ type: z.literal('RemoveSubscriptionDiscount'), ...target, ...source, discountId: z.string() }),
+  RecordPaymentActionRequired: z.object({
+    type: z.literal('RecordPaymentActionRequired'),
+    ...invoice,
+    hostedInvoiceUrl: z.string().nullable(),
+  }),
+  ApplySubscriptionDiscount: z.object({
+    type: z.literal('ApplySubscriptionDiscount'),
+    ...target,
+    ...source,
+    discount,
+  }),
+  RemoveSubscriptionDiscount: z.object({
+    type: z.literal('RemoveSubscriptionDiscount'),
+    ...target,
+    ...source,
+    discountId: z.string(),
+  }),
 };
 
 export const subscriptionCommand = z.discriminatedUnion('type', [
@@ -54,4 +76,7 @@ export const subscriptionCommand = z.discriminatedUnion('type', [
   subscriptionCommandSchemas.RemoveSubscriptionDiscount,
 ]);
 export type SubscriptionCommand = z.infer<typeof subscriptionCommand>;
-export type SubscriptionCommandOf<K extends SubscriptionCommand['type']> = Extract<SubscriptionCommand, { type: K }>;
+export type SubscriptionCommandOf<K extends SubscriptionCommand['type']> = Extract<
+  SubscriptionCommand,
+  { type: K }
+>;

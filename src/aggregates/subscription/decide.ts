@@ -5,20 +5,37 @@ import { compareInstants, type Money } from '../shared/values';
 import type { SubscriptionCommand, SubscriptionCommandOf } from './commands';
 import type { SubscriptionEvent, SubscriptionEventOf } from './events';
 import { isTerminalStatus, type Discount, type SubscriptionSnapshot, type SubscriptionStatus } from './model';
-import { effectiveDiscounts, evolveSubscription, initialSubscriptionState, type StartedSubscription, type SubscriptionState } from './state';
+import {
+  effectiveDiscounts,
+  evolveSubscription,
+  initialSubscriptionState,
+  type StartedSubscription,
+  type SubscriptionState,
+} from './state';
 
 type Base = SubscriptionEventOf<'SubscriptionCancellationWithdrawn'>['data'];
 type IgnoreReason = SubscriptionEventOf<'SubscriptionStaleEventIgnored'>['data']['reason'];
-type Transition = 'SubscriptionTrialConverted' | 'SubscriptionTrialEndedWithoutPayment' | 'SubscriptionBecamePastDue' | 'SubscriptionBecameUnpaid' | 'SubscriptionPaymentRecovered' | 'SubscriptionStatusChanged' | 'SubscriptionResumed';
+type Transition =
+  | 'SubscriptionTrialConverted'
+  | 'SubscriptionTrialEndedWithoutPayment'
+  | 'SubscriptionBecamePastDue'
+  | 'SubscriptionBecameUnpaid'
+  | 'SubscriptionPaymentRecovered'
+  | 'SubscriptionStatusChanged'
+  | 'SubscriptionResumed';
 
 const ZERO: Money = { amount: 0, currency: 'usd' };
 
 export function subscriptionMrr(s: StartedSubscription): Money {
-  return computeMrr({ status: s.status, items: s.items, discounts: s.discounts, pauseCollection: s.pauseCollection }, s.mrr.currency);
+  return computeMrr(
+    { status: s.status, items: s.items, discounts: s.discounts, pauseCollection: s.pauseCollection },
+    s.mrr.currency,
+  );
 }
 
 /** List value of the items, whatever the status and discounts: tells an upgrade from a downgrade during a trial too. */
-const listValue = (items: StartedSubscription['items']): number => computeMrr({ status: 'active', items, discounts: [], pauseCollection: null }).amount;
+const listValue = (items: StartedSubscription['items']): number =>
+  computeMrr({ status: 'active', items, discounts: [], pauseCollection: null }).amount;
 
 /** Accumulates the events of one decision, keeping the state they lead to at hand. */
 class Decision {
@@ -42,8 +59,16 @@ class Decision {
   }
 }
 
-function ignored(base: Base, stripeEventType: string, reason: IgnoreReason, knownAt: string | null): SubscriptionEvent {
-  return { type: 'SubscriptionStaleEventIgnored', data: { ...base, stripeEventType, reason, eventAt: base.occurredAt, knownAt } };
+function ignored(
+  base: Base,
+  stripeEventType: string,
+  reason: IgnoreReason,
+  knownAt: string | null,
+): SubscriptionEvent {
+  return {
+    type: 'SubscriptionStaleEventIgnored',
+    data: { ...base, stripeEventType, reason, eventAt: base.occurredAt, knownAt },
+  };
 }
 
 function snapshotFields(snap: SubscriptionSnapshot) {
@@ -73,12 +98,19 @@ function viewOf(s: StartedSubscription): ReturnType<typeof snapshotFields> {
 }
 
 function trialRanOut(snap: SubscriptionSnapshot): boolean {
-  return snap.trialEnd !== null && (snap.endedAt === null || compareInstants(snap.endedAt, snap.trialEnd) >= 0);
+  return (
+    snap.trialEnd !== null && (snap.endedAt === null || compareInstants(snap.endedAt, snap.trialEnd) >= 0)
+  );
 }
 
 function transitionType(from: SubscriptionStatus, to: SubscriptionStatus): Transition {
   if (from === 'paused') return 'SubscriptionResumed';
-  if (from === 'trialing') return to === 'active' ? 'SubscriptionTrialConverted' : to === 'incomplete_expired' ? 'SubscriptionStatusChanged' : 'SubscriptionTrialEndedWithoutPayment';
+  if (from === 'trialing')
+    return to === 'active'
+      ? 'SubscriptionTrialConverted'
+      : to === 'incomplete_expired'
+        ? 'SubscriptionStatusChanged'
+        : 'SubscriptionTrialEndedWithoutPayment';
   if (to === 'past_due') return 'SubscriptionBecamePastDue';
   if (to === 'unpaid') return 'SubscriptionBecameUnpaid';
   if (to === 'active' && (from === 'past_due' || from === 'unpaid')) return 'SubscriptionPaymentRecovered';
@@ -87,15 +119,27 @@ function transitionType(from: SubscriptionStatus, to: SubscriptionStatus): Trans
 
 function reconcileDiscounts(d: Decision, base: Base, snap: SubscriptionSnapshot, at: string): void {
   const s = d.started;
-  const overrides = isTerminalStatus(snap.status) ? {} : Object.fromEntries(Object.entries(s.discountOverrides).filter(([, o]) => compareInstants(o.at, at) > 0));
+  const overrides = isTerminalStatus(snap.status)
+    ? {}
+    : Object.fromEntries(
+        Object.entries(s.discountOverrides).filter(([, o]) => compareInstants(o.at, at) > 0),
+      );
   const target = effectiveDiscounts(snap.discounts, overrides);
   const before = new Map(s.discounts.map((x) => [x.id, x]));
   const after = new Map(target.map((x) => [x.id, x]));
   for (const id of before.keys()) {
-    if (!after.has(id)) d.pushWithMrr((mrr) => ({ type: 'SubscriptionDiscountRemoved', data: { ...base, discountId: id, fromSnapshot: true, mrr } }));
+    if (!after.has(id))
+      d.pushWithMrr((mrr) => ({
+        type: 'SubscriptionDiscountRemoved',
+        data: { ...base, discountId: id, fromSnapshot: true, mrr },
+      }));
   }
   for (const [id, discount] of after) {
-    if (!sameData(before.get(id), discount)) d.pushWithMrr((mrr) => ({ type: 'SubscriptionDiscountApplied', data: { ...base, discount, fromSnapshot: true, mrr } }));
+    if (!sameData(before.get(id), discount))
+      d.pushWithMrr((mrr) => ({
+        type: 'SubscriptionDiscountApplied',
+        data: { ...base, discount, fromSnapshot: true, mrr },
+      }));
   }
 }
 
@@ -105,7 +149,10 @@ function reconcileItems(d: Decision, base: Base, snap: SubscriptionSnapshot): vo
   const before = listValue(s.items);
   const after = listValue(snap.items);
   const change = after > before ? 'upgrade' : after < before ? 'downgrade' : 'lateral';
-  d.pushWithMrr((mrr) => ({ type: 'SubscriptionItemsChanged', data: { ...base, previousItems: s.items, items: snap.items, change, previousMrr: s.mrr, mrr } }));
+  d.pushWithMrr((mrr) => ({
+    type: 'SubscriptionItemsChanged',
+    data: { ...base, previousItems: s.items, items: snap.items, change, previousMrr: s.mrr, mrr },
+  }));
 }
 
 function reconcilePeriod(d: Decision, base: Base, snap: SubscriptionSnapshot): void {
@@ -114,7 +161,12 @@ function reconcilePeriod(d: Decision, base: Base, snap: SubscriptionSnapshot): v
   if (s.currentPeriodEnd !== null && compareInstants(snap.currentPeriodEnd, s.currentPeriodEnd) <= 0) return;
   d.push({
     type: 'SubscriptionRenewed',
-    data: { ...base, previousPeriodEnd: s.currentPeriodEnd, currentPeriodStart: snap.currentPeriodStart, currentPeriodEnd: snap.currentPeriodEnd },
+    data: {
+      ...base,
+      previousPeriodEnd: s.currentPeriodEnd,
+      currentPeriodStart: snap.currentPeriodStart,
+      currentPeriodEnd: snap.currentPeriodEnd,
+    },
   });
 }
 
@@ -126,7 +178,14 @@ function reconcileSchedule(d: Decision, base: Base, snap: SubscriptionSnapshot):
     const endsAt = snap.cancelAtPeriodEnd ? snap.currentPeriodEnd : snap.cancelAt;
     d.push({
       type: 'SubscriptionCancellationScheduled',
-      data: { ...base, cancelAtPeriodEnd: snap.cancelAtPeriodEnd, cancelAt: snap.cancelAt, endsAt, reason: snap.cancellationReason, feedback: snap.cancellationFeedback },
+      data: {
+        ...base,
+        cancelAtPeriodEnd: snap.cancelAtPeriodEnd,
+        cancelAt: snap.cancelAt,
+        endsAt,
+        reason: snap.cancellationReason,
+        feedback: snap.cancellationFeedback,
+      },
     });
   } else {
     d.push({ type: 'SubscriptionCancellationWithdrawn', data: base });
@@ -138,14 +197,30 @@ function reconcileStatus(d: Decision, base: Base, snap: SubscriptionSnapshot): v
   const to = snap.status;
   if (from !== to) {
     const trialLapsed = from === 'trialing' && (to === 'paused' || (to === 'canceled' && trialRanOut(snap)));
-    if (trialLapsed) d.pushWithMrr((mrr) => ({ type: 'SubscriptionTrialEndedWithoutPayment', data: { ...base, from, status: to, mrr } }));
+    if (trialLapsed)
+      d.pushWithMrr((mrr) => ({
+        type: 'SubscriptionTrialEndedWithoutPayment',
+        data: { ...base, from, status: to, mrr },
+      }));
     if (to === 'canceled') {
       d.pushWithMrr((mrr) => ({
         type: 'SubscriptionCancelled',
-        data: { ...base, from, status: to, canceledAt: snap.canceledAt, endedAt: snap.endedAt, reason: snap.cancellationReason, feedback: snap.cancellationFeedback, mrr },
+        data: {
+          ...base,
+          from,
+          status: to,
+          canceledAt: snap.canceledAt,
+          endedAt: snap.endedAt,
+          reason: snap.cancellationReason,
+          feedback: snap.cancellationFeedback,
+          mrr,
+        },
       }));
     } else if (to === 'paused') {
-      d.pushWithMrr((mrr) => ({ type: 'SubscriptionPaused', data: { ...base, from, status: to, pauseCollection: snap.pauseCollection, mrr } }));
+      d.pushWithMrr((mrr) => ({
+        type: 'SubscriptionPaused',
+        data: { ...base, from, status: to, pauseCollection: snap.pauseCollection, mrr },
+      }));
     } else {
       const type = transitionType(from, to);
       d.pushWithMrr((mrr) => ({ type, data: { ...base, from, status: to, mrr } }) as SubscriptionEvent);
@@ -154,9 +229,15 @@ function reconcileStatus(d: Decision, base: Base, snap: SubscriptionSnapshot): v
   const s = d.started;
   if (isTerminalStatus(to) || to === 'paused' || sameData(s.pauseCollection, snap.pauseCollection)) return;
   if (snap.pauseCollection !== null) {
-    d.pushWithMrr((mrr) => ({ type: 'SubscriptionPaused', data: { ...base, from: s.status, status: s.status, pauseCollection: snap.pauseCollection, mrr } }));
+    d.pushWithMrr((mrr) => ({
+      type: 'SubscriptionPaused',
+      data: { ...base, from: s.status, status: s.status, pauseCollection: snap.pauseCollection, mrr },
+    }));
   } else {
-    d.pushWithMrr((mrr) => ({ type: 'SubscriptionResumed', data: { ...base, from: s.status, status: s.status, mrr } }));
+    d.pushWithMrr((mrr) => ({
+      type: 'SubscriptionResumed',
+      data: { ...base, from: s.status, status: s.status, mrr },
+    }));
   }
 }
 
@@ -166,20 +247,36 @@ function reconcileStatus(d: Decision, base: Base, snap: SubscriptionSnapshot): v
  * plus `SubscriptionSynced` when something changed that has no event of its own; an older
  * one is ignored explicitly; the same one again writes nothing.
  */
-function sync(state: SubscriptionState, cmd: SubscriptionCommandOf<'SyncSubscription' | 'NoteTrialWillEnd'>): Decision {
+function sync(
+  state: SubscriptionState,
+  cmd: SubscriptionCommandOf<'SyncSubscription' | 'NoteTrialWillEnd'>,
+): Decision {
   const d = new Decision(state);
   const snap = cmd.snapshot;
-  const base: Base = { customerId: snap.customerId, subscriptionId: snap.subscriptionId, occurredAt: cmd.at, stripeEventId: cmd.stripeEventId };
+  const base: Base = {
+    customerId: snap.customerId,
+    subscriptionId: snap.subscriptionId,
+    occurredAt: cmd.at,
+    stripeEventId: cmd.stripeEventId,
+  };
   if (state.recentStripeEventIds.includes(cmd.stripeEventId)) return d;
   if (!state.started) {
-    d.pushWithMrr((mrr) => ({ type: 'SubscriptionStarted', data: { ...snapshotFields(snap), ...base, mrr } }));
+    d.pushWithMrr((mrr) => ({
+      type: 'SubscriptionStarted',
+      data: { ...snapshotFields(snap), ...base, mrr },
+    }));
     return d;
   }
-  const incoming: SnapshotClock = { terminal: isTerminalStatus(snap.status), at: cmd.at, stripeEventId: cmd.stripeEventId };
+  const incoming: SnapshotClock = {
+    terminal: isTerminalStatus(snap.status),
+    at: cmd.at,
+    stripeEventId: cmd.stripeEventId,
+  };
   const order = compareClocks(incoming, state.lastSnapshot);
   if (order === 0) return d;
   if (order < 0) {
-    const reason = state.lastSnapshot.terminal && !incoming.terminal ? 'subscription_ended' : 'stale_snapshot';
+    const reason =
+      state.lastSnapshot.terminal && !incoming.terminal ? 'subscription_ended' : 'stale_snapshot';
     d.push(ignored(base, cmd.stripeEventType, reason, state.lastSnapshot.at));
     return d;
   }
@@ -189,24 +286,44 @@ function sync(state: SubscriptionState, cmd: SubscriptionCommandOf<'SyncSubscrip
   reconcileSchedule(d, base, snap);
   reconcileStatus(d, base, snap);
   const s = d.started;
-  const caughtUp = d.events.length > 0 && sameData(viewOf(s), snapshotFields(snap)) && sameData(s.mrr, subscriptionMrr(s));
-  if (!caughtUp) d.pushWithMrr((mrr) => ({ type: 'SubscriptionSynced', data: { ...snapshotFields(snap), ...base, mrr } }));
+  const caughtUp =
+    d.events.length > 0 && sameData(viewOf(s), snapshotFields(snap)) && sameData(s.mrr, subscriptionMrr(s));
+  if (!caughtUp)
+    d.pushWithMrr((mrr) => ({ type: 'SubscriptionSynced', data: { ...snapshotFields(snap), ...base, mrr } }));
   return d;
 }
 
-function noteTrialWillEnd(state: SubscriptionState, cmd: SubscriptionCommandOf<'NoteTrialWillEnd'>): SubscriptionEvent[] {
+function noteTrialWillEnd(
+  state: SubscriptionState,
+  cmd: SubscriptionCommandOf<'NoteTrialWillEnd'>,
+): SubscriptionEvent[] {
   const d = sync(state, cmd);
   const s = d.state;
   const trialEnd = cmd.snapshot.trialEnd;
-  if (!s.started || s.status !== 'trialing' || trialEnd === null || s.trialEnd !== trialEnd || s.trialEndingNotices.includes(trialEnd)) return d.events;
+  if (
+    !s.started ||
+    s.status !== 'trialing' ||
+    trialEnd === null ||
+    s.trialEnd !== trialEnd ||
+    s.trialEndingNotices.includes(trialEnd)
+  )
+    return d.events;
   d.push({
     type: 'SubscriptionTrialEndingSoon',
-    data: { customerId: s.customerId, subscriptionId: s.subscriptionId, occurredAt: cmd.at, stripeEventId: cmd.stripeEventId, trialEnd },
+    data: {
+      customerId: s.customerId,
+      subscriptionId: s.subscriptionId,
+      occurredAt: cmd.at,
+      stripeEventId: cmd.stripeEventId,
+      trialEnd,
+    },
   });
   return d.events;
 }
 
-type InvoiceCommand = SubscriptionCommandOf<'RecordInvoicePaid' | 'RecordPaymentFailed' | 'RecordPaymentActionRequired'>;
+type InvoiceCommand = SubscriptionCommandOf<
+  'RecordInvoicePaid' | 'RecordPaymentFailed' | 'RecordPaymentActionRequired'
+>;
 
 function invoiceBase(cmd: InvoiceCommand) {
   return {
@@ -229,18 +346,38 @@ function recordInvoice(state: SubscriptionState, cmd: InvoiceCommand): Subscript
   if (cmd.type === 'RecordInvoicePaid') {
     if (known?.status === 'paid') return [];
     const { amountPaid, billingReason, periodStart, periodEnd } = cmd;
-    return [{ type: 'SubscriptionInvoicePaid', data: { ...base, amountPaid, billingReason, periodStart, periodEnd } }];
+    return [
+      {
+        type: 'SubscriptionInvoicePaid',
+        data: { ...base, amountPaid, billingReason, periodStart, periodEnd },
+      },
+    ];
   }
   if (known?.status === 'paid') return [ignored(base, cmd.stripeEventType, 'invoice_already_paid', known.at)];
-  const last = cmd.type === 'RecordPaymentFailed' ? known?.lastFailedAttempt : known?.lastActionRequiredAttempt;
+  const last =
+    cmd.type === 'RecordPaymentFailed' ? known?.lastFailedAttempt : known?.lastActionRequiredAttempt;
   if (known && last !== undefined && cmd.attemptCount <= last) {
-    return [ignored(base, cmd.stripeEventType, cmd.attemptCount === last ? 'already_in_effect' : 'older_payment_attempt', known.at)];
+    return [
+      ignored(
+        base,
+        cmd.stripeEventType,
+        cmd.attemptCount === last ? 'already_in_effect' : 'older_payment_attempt',
+        known.at,
+      ),
+    ];
   }
   if (cmd.type === 'RecordPaymentFailed') {
     const { nextPaymentAttempt, declineCode, failureMessage } = cmd;
-    return [{ type: 'SubscriptionPaymentFailed', data: { ...base, nextPaymentAttempt, declineCode, failureMessage } }];
+    return [
+      {
+        type: 'SubscriptionPaymentFailed',
+        data: { ...base, nextPaymentAttempt, declineCode, failureMessage },
+      },
+    ];
   }
-  return [{ type: 'SubscriptionPaymentActionRequired', data: { ...base, hostedInvoiceUrl: cmd.hostedInvoiceUrl } }];
+  return [
+    { type: 'SubscriptionPaymentActionRequired', data: { ...base, hostedInvoiceUrl: cmd.hostedInvoiceUrl } },
+  ];
 }
 
 type DiscountCommand = SubscriptionCommandOf<'ApplySubscriptionDiscount' | 'RemoveSubscriptionDiscount'>;
@@ -248,27 +385,57 @@ type DiscountCommand = SubscriptionCommandOf<'ApplySubscriptionDiscount' | 'Remo
 /** customer.discount.* for this subscription: per discount, the latest word wins; a snapshot wins a tie. */
 function recordDiscount(state: SubscriptionState, cmd: DiscountCommand): SubscriptionEvent[] {
   if (state.recentStripeEventIds.includes(cmd.stripeEventId)) return [];
-  const base: Base = { customerId: cmd.customerId, subscriptionId: cmd.subscriptionId, occurredAt: cmd.at, stripeEventId: cmd.stripeEventId };
+  const base: Base = {
+    customerId: cmd.customerId,
+    subscriptionId: cmd.subscriptionId,
+    occurredAt: cmd.at,
+    stripeEventId: cmd.stripeEventId,
+  };
   const id = cmd.type === 'ApplySubscriptionDiscount' ? cmd.discount.id : cmd.discountId;
   const wanted: Discount | null = cmd.type === 'ApplySubscriptionDiscount' ? cmd.discount : null;
   const override = state.discountOverrides[id];
   if (override?.stripeEventId === cmd.stripeEventId) return [];
-  if (state.started && state.lastSnapshot.terminal) return [ignored(base, cmd.stripeEventType, 'subscription_ended', state.lastSnapshot.at)];
-  const newerThanOverride = !override || compareClocks({ terminal: false, at: cmd.at, stripeEventId: cmd.stripeEventId }, { terminal: false, at: override.at, stripeEventId: override.stripeEventId }) > 0;
+  if (state.started && state.lastSnapshot.terminal)
+    return [ignored(base, cmd.stripeEventType, 'subscription_ended', state.lastSnapshot.at)];
+  const newerThanOverride =
+    !override ||
+    compareClocks(
+      { terminal: false, at: cmd.at, stripeEventId: cmd.stripeEventId },
+      { terminal: false, at: override.at, stripeEventId: override.stripeEventId },
+    ) > 0;
   const newerThanSnapshot = !state.started || compareInstants(cmd.at, state.lastSnapshot.at) > 0;
   if (!newerThanOverride || !newerThanSnapshot) {
     const current = state.started ? (state.discounts.find((x) => x.id === id) ?? null) : null;
-    const knownAt = override && !newerThanOverride ? override.at : state.started ? state.lastSnapshot.at : null;
+    const knownAt =
+      override && !newerThanOverride ? override.at : state.started ? state.lastSnapshot.at : null;
     // Recorded even when it agrees with what we hold: a redelivery must find a trace, or it could decide otherwise later.
-    return [ignored(base, cmd.stripeEventType, newerThanOverride && sameData(current, wanted) ? 'already_in_effect' : 'stale_discount_event', knownAt)];
+    return [
+      ignored(
+        base,
+        cmd.stripeEventType,
+        newerThanOverride && sameData(current, wanted) ? 'already_in_effect' : 'stale_discount_event',
+        knownAt,
+      ),
+    ];
   }
   const d = new Decision(state);
-  if (wanted) d.pushWithMrr((mrr) => ({ type: 'SubscriptionDiscountApplied', data: { ...base, discount: wanted, fromSnapshot: false, mrr: state.started ? mrr : null } }));
-  else d.pushWithMrr((mrr) => ({ type: 'SubscriptionDiscountRemoved', data: { ...base, discountId: id, fromSnapshot: false, mrr: state.started ? mrr : null } }));
+  if (wanted)
+    d.pushWithMrr((mrr) => ({
+      type: 'SubscriptionDiscountApplied',
+      data: { ...base, discount: wanted, fromSnapshot: false, mrr: state.started ? mrr : null },
+    }));
+  else
+    d.pushWithMrr((mrr) => ({
+      type: 'SubscriptionDiscountRemoved',
+      data: { ...base, discountId: id, fromSnapshot: false, mrr: state.started ? mrr : null },
+    }));
   return d.events;
 }
 
-export function decideSubscription(command: SubscriptionCommand, state: SubscriptionState): SubscriptionEvent[] {
+export function decideSubscription(
+  command: SubscriptionCommand,
+  state: SubscriptionState,
+): SubscriptionEvent[] {
   switch (command.type) {
     case 'SyncSubscription':
       return sync(state, command).events;

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import type { EventUnionOf } from '../shared/event-union';
 import { customerId, isoInstant, money, subscriptionId } from '../shared/values';
-import { discount, pauseCollection, subscriptionItem, subscriptionSnapshot, subscriptionStatus } from './model';
+import {
+  discount,
+  pauseCollection,
+  subscriptionItem,
+  subscriptionSnapshot,
+  subscriptionStatus,
+} from './model';
 
 /**
  * Subscription events (schema version 1). Every event names its customer (the Kafka key),
@@ -27,7 +33,10 @@ const invoiceFact = base.extend({
 
 export const subscriptionEventSchemas = {
   /** The first snapshot we saw (created, or any later one that arrived first): the whole subscription. */
-  SubscriptionStarted: subscriptionSnapshot.omit({ subscriptionId: true, customerId: true }).extend(base.shape).extend({ mrr: money }),
+  SubscriptionStarted: subscriptionSnapshot
+    .omit({ subscriptionId: true, customerId: true })
+    .extend(base.shape)
+    .extend({ mrr: money }),
   SubscriptionTrialEndingSoon: base.extend({ trialEnd: isoInstant }),
   SubscriptionTrialConverted: statusTransition,
   SubscriptionTrialEndedWithoutPayment: statusTransition,
@@ -45,7 +54,11 @@ export const subscriptionEventSchemas = {
     fromSnapshot: z.boolean(),
     mrr: money.nullable(),
   }),
-  SubscriptionDiscountRemoved: base.extend({ discountId: z.string(), fromSnapshot: z.boolean(), mrr: money.nullable() }),
+  SubscriptionDiscountRemoved: base.extend({
+    discountId: z.string(),
+    fromSnapshot: z.boolean(),
+    mrr: money.nullable(),
+  }),
   SubscriptionCancellationScheduled: base.extend({
     cancelAtPeriodEnd: z.boolean(),
     cancelAt: isoInstant.nullable(),
@@ -64,7 +77,12 @@ export const subscriptionEventSchemas = {
     feedback: z.string().nullable(),
     mrr: money,
   }),
-  SubscriptionPaused: base.extend({ from: subscriptionStatus, status: subscriptionStatus, pauseCollection: pauseCollection.nullable(), mrr: money }),
+  SubscriptionPaused: base.extend({
+    from: subscriptionStatus,
+    status: subscriptionStatus,
+    pauseCollection: pauseCollection.nullable(),
+    mrr: money,
+  }),
   SubscriptionResumed: base.extend({ from: subscriptionStatus, status: subscriptionStatus, mrr: money }),
   SubscriptionRenewed: base.extend({
     previousPeriodEnd: isoInstant.nullable(),
@@ -94,11 +112,21 @@ export const subscriptionEventSchemas = {
    * dates, nothing at all): the aggregate takes the whole snapshot, so state always equals
    * the latest snapshot Stripe sent.
    */
-  SubscriptionSynced: subscriptionSnapshot.omit({ subscriptionId: true, customerId: true }).extend(base.shape).extend({ mrr: money }),
+  SubscriptionSynced: subscriptionSnapshot
+    .omit({ subscriptionId: true, customerId: true })
+    .extend(base.shape)
+    .extend({ mrr: money }),
   /** A Stripe event that says nothing new: older than what we know, or about an ended subscription. */
   SubscriptionStaleEventIgnored: base.extend({
     stripeEventType: z.string(),
-    reason: z.enum(['stale_snapshot', 'subscription_ended', 'invoice_already_paid', 'older_payment_attempt', 'stale_discount_event', 'already_in_effect']),
+    reason: z.enum([
+      'stale_snapshot',
+      'subscription_ended',
+      'invoice_already_paid',
+      'older_payment_attempt',
+      'stale_discount_event',
+      'already_in_effect',
+    ]),
     eventAt: isoInstant,
     knownAt: isoInstant.nullable(),
   }),

@@ -23,21 +23,35 @@ const PERMUTATIONS = Number(process.env.PROPERTY_PERMUTATIONS ?? 10);
 const lifecycleArb: fc.Arbitrary<LifecycleSpec> = fc.record({
   apiShape: fc.constantFrom('legacy' as const, 'basil' as const),
   subscriptions: fc.array(
-    fc.record({ start: fc.constantFrom('trialing' as const, 'active' as const, 'incomplete' as const), price: fc.nat(7), quantity: fc.integer({ min: 1, max: 4 }) }),
+    fc.record({
+      start: fc.constantFrom('trialing' as const, 'active' as const, 'incomplete' as const),
+      price: fc.nat(7),
+      quantity: fc.integer({ min: 1, max: 4 }),
+    }),
     { minLength: 1, maxLength: 2 },
   ),
   steps: fc.array(
-    fc.record({ subscription: fc.constantFrom(0 as const, 1 as const), action: fc.constantFrom(...ACTIONS), dt: fc.constantFrom(0, 0, 1, 3600, 86_400, 30 * 86_400) }),
+    fc.record({
+      subscription: fc.constantFrom(0 as const, 1 as const),
+      action: fc.constantFrom(...ACTIONS),
+      dt: fc.constantFrom(0, 0, 1, 3600, 86_400, 30 * 86_400),
+    }),
     { minLength: 5, maxLength: 60 },
   ),
 });
 
 /** Arrival order: a shuffle with some events delivered two or three times. */
 const deliveriesArb = (count: number) =>
-  fc.tuple(fc.array(fc.nat(), { minLength: count, maxLength: count }), fc.array(fc.nat(count - 1), { maxLength: Math.ceil(count / 3) }));
+  fc.tuple(
+    fc.array(fc.nat(), { minLength: count, maxLength: count }),
+    fc.array(fc.nat(count - 1), { maxLength: Math.ceil(count / 3) }),
+  );
 
 function arrange<T>(events: readonly T[], [keys, extra]: [number[], number[]]): T[] {
-  const copies = [...events.map((e, i) => ({ e, k: keys[i] ?? 0, i })), ...extra.map((i, j) => ({ e: events[i]!, k: keys[(i + j) % keys.length] ?? j, i: events.length + j }))];
+  const copies = [
+    ...events.map((e, i) => ({ e, k: keys[i] ?? 0, i })),
+    ...extra.map((i, j) => ({ e: events[i]!, k: keys[(i + j) % keys.length] ?? j, i: events.length + j })),
+  ];
   return copies.sort((a, b) => a.k - b.k || a.i - b.i).map((c) => c.e);
 }
 
@@ -49,7 +63,9 @@ async function finalStates(store: MemoryEventStore): Promise<Final> {
   const streams = [...new Set(all.map((e) => e.streamName))].sort();
   const out: Final = {};
   for (const name of streams) {
-    const events = all.filter((e) => e.streamName === name).map((r) => parseDomainEvent(r.type, r.data, r.metadata.schemaVersion));
+    const events = all
+      .filter((e) => e.streamName === name)
+      .map((r) => parseDomainEvent(r.type, r.data, r.metadata.schemaVersion));
     if (name.startsWith('subscription-')) {
       const state = fold(subscriptionDecider, events as SubscriptionEvent[]);
       const { recentStripeEventIds: _i, trialEndingNotices: _t, ...rest } = state;
@@ -68,7 +84,8 @@ async function deliver(deliveries: readonly StripeEvent[]): Promise<MemoryEventS
   const seen = new Set<string>();
   for (const event of deliveries) {
     const result = await processStripeEvent(store, event);
-    if (result.outcome !== 'applied') throw new Error(`${event.type} ${event.id}: ${result.outcome} ${result.reason ?? ''}`);
+    if (result.outcome !== 'applied')
+      throw new Error(`${event.type} ${event.id}: ${result.outcome} ${result.reason ?? ''}`);
     if (seen.has(event.id)) expect(result.appended.every((a) => a.count === 0)).toBe(true);
     seen.add(event.id);
   }
@@ -93,7 +110,9 @@ describe('Subscription lifecycles: any arrival order, with duplicates, ends the 
   let staleIgnored = 0;
 
   afterAll(() => {
-    console.log(`property: ${lifecycles} lifecycles, ${permutations} permutations (with duplicates), ${deliveries} webhook deliveries, ${staleIgnored} stale events ignored explicitly`);
+    console.log(
+      `property: ${lifecycles} lifecycles, ${permutations} permutations (with duplicates), ${deliveries} webhook deliveries, ${staleIgnored} stale events ignored explicitly`,
+    );
   });
 
   it('same final state and MRR per aggregate as the in-order delivery, and the last snapshot is what they hold', async () => {
@@ -101,14 +120,24 @@ describe('Subscription lifecycles: any arrival order, with duplicates, ends the 
       fc.asyncProperty(
         lifecycleArb.chain((spec) => {
           const events = simulate(spec);
-          return fc.tuple(fc.constant(spec), fc.constant(events), fc.array(deliveriesArb(events.length), { minLength: PERMUTATIONS, maxLength: PERMUTATIONS }));
+          return fc.tuple(
+            fc.constant(spec),
+            fc.constant(events),
+            fc.array(deliveriesArb(events.length), { minLength: PERMUTATIONS, maxLength: PERMUTATIONS }),
+          );
         }),
         async ([, events, orders]) => {
           lifecycles++;
           const reference = await finalStates(await deliver(events));
           for (const [id, snap] of lastSnapshots(events)) {
             const held = reference[`subscription-${id}`]?.state as Record<string, unknown>;
-            expect(held).toMatchObject({ status: snap.status, items: snap.items, snapshotDiscounts: snap.discounts, currentPeriodEnd: snap.currentPeriodEnd, cancelAtPeriodEnd: snap.cancelAtPeriodEnd });
+            expect(held).toMatchObject({
+              status: snap.status,
+              items: snap.items,
+              snapshotDiscounts: snap.discounts,
+              currentPeriodEnd: snap.currentPeriodEnd,
+              cancelAtPeriodEnd: snap.cancelAtPeriodEnd,
+            });
             expect(reference[`subscription-${id}`]?.mrr).toEqual(computeMrr(snap));
           }
           for (const order of orders) {
@@ -116,7 +145,9 @@ describe('Subscription lifecycles: any arrival order, with duplicates, ends the 
             const store = await deliver(arrival);
             permutations++;
             deliveries += arrival.length;
-            staleIgnored += (await store.readAll({ maxCount: 1_000_000 })).filter((e) => e.type.endsWith('StaleEventIgnored')).length;
+            staleIgnored += (await store.readAll({ maxCount: 1_000_000 })).filter((e) =>
+              e.type.endsWith('StaleEventIgnored'),
+            ).length;
             expect(await finalStates(store)).toEqual(reference);
           }
         },

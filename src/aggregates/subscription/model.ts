@@ -1,11 +1,21 @@
 import { z } from 'zod';
 import { currencyCode, customerId, isoInstant, money, subscriptionId } from '../shared/values';
 
-export const subscriptionStatus = z.enum(['incomplete', 'incomplete_expired', 'trialing', 'active', 'past_due', 'canceled', 'unpaid', 'paused']);
+export const subscriptionStatus = z.enum([
+  'incomplete',
+  'incomplete_expired',
+  'trialing',
+  'active',
+  'past_due',
+  'canceled',
+  'unpaid',
+  'paused',
+]);
 export type SubscriptionStatus = z.infer<typeof subscriptionStatus>;
 
 /** Statuses a subscription never leaves (Stripe cannot reactivate them). */
-export const isTerminalStatus = (status: SubscriptionStatus): boolean => status === 'canceled' || status === 'incomplete_expired';
+export const isTerminalStatus = (status: SubscriptionStatus): boolean =>
+  status === 'canceled' || status === 'incomplete_expired';
 
 export const billingInterval = z.enum(['day', 'week', 'month', 'year']);
 export type BillingInterval = z.infer<typeof billingInterval>;

@@ -8,7 +8,13 @@ import { isTerminalStatus, type Discount, type SubscriptionSnapshot } from './mo
 /** What we know of one invoice of the subscription: enough to tell a new fact from a repeat. */
 export type InvoiceRecord =
   | { status: 'paid'; attemptCount: number; at: string }
-  | { status: 'open'; attemptCount: number; lastFailedAttempt: number; lastActionRequiredAttempt: number; at: string };
+  | {
+      status: 'open';
+      attemptCount: number;
+      lastFailedAttempt: number;
+      lastActionRequiredAttempt: number;
+      at: string;
+    };
 
 /**
  * A discount set or removed by a customer.discount.* event newer than the latest snapshot.
@@ -67,7 +73,10 @@ export const initialSubscriptionState: SubscriptionState = {
 
 const MAX_TRACKED_INVOICES = 100;
 
-export function effectiveDiscounts(snapshotDiscounts: readonly Discount[], overrides: Record<string, DiscountOverride>): Discount[] {
+export function effectiveDiscounts(
+  snapshotDiscounts: readonly Discount[],
+  overrides: Record<string, DiscountOverride>,
+): Discount[] {
   const byId = new Map(snapshotDiscounts.map((d) => [d.id, d]));
   for (const [id, override] of Object.entries(overrides)) {
     if (override.present && override.discount) byId.set(id, override.discount);
@@ -96,7 +105,9 @@ function trialEndedWithoutPayment(s: SubscriptionFields): boolean {
 function withDerived(s: StartedSubscription): StartedSubscription {
   const overrides = s.lastSnapshot.terminal
     ? {}
-    : Object.fromEntries(Object.entries(s.discountOverrides).filter(([, o]) => compareInstants(o.at, s.lastSnapshot.at) > 0));
+    : Object.fromEntries(
+        Object.entries(s.discountOverrides).filter(([, o]) => compareInstants(o.at, s.lastSnapshot.at) > 0),
+      );
   return {
     ...s,
     discountOverrides: overrides,
@@ -106,10 +117,17 @@ function withDerived(s: StartedSubscription): StartedSubscription {
 }
 
 function clockOf(event: SubscriptionEvent, status: SubscriptionFields['status']): SnapshotClock {
-  return { terminal: isTerminalStatus(status), at: event.data.occurredAt, stripeEventId: event.data.stripeEventId ?? '' };
+  return {
+    terminal: isTerminalStatus(status),
+    at: event.data.occurredAt,
+    stripeEventId: event.data.stripeEventId ?? '',
+  };
 }
 
-function fromSnapshotEvent(state: SubscriptionState, e: SubscriptionEventOf<'SubscriptionStarted' | 'SubscriptionSynced'>): StartedSubscription {
+function fromSnapshotEvent(
+  state: SubscriptionState,
+  e: SubscriptionEventOf<'SubscriptionStarted' | 'SubscriptionSynced'>,
+): StartedSubscription {
   const { occurredAt: _at, stripeEventId: _id, mrr, discounts, ...fields } = e.data;
   return {
     ...state,
@@ -123,7 +141,11 @@ function fromSnapshotEvent(state: SubscriptionState, e: SubscriptionEventOf<'Sub
   };
 }
 
-function recordInvoice(invoices: Record<string, InvoiceRecord>, id: string, record: InvoiceRecord): Record<string, InvoiceRecord> {
+function recordInvoice(
+  invoices: Record<string, InvoiceRecord>,
+  id: string,
+  record: InvoiceRecord,
+): Record<string, InvoiceRecord> {
   const next = { ...invoices, [id]: record };
   const ids = Object.keys(next);
   if (ids.length <= MAX_TRACKED_INVOICES) return next;
@@ -132,7 +154,11 @@ function recordInvoice(invoices: Record<string, InvoiceRecord>, id: string, reco
   return next;
 }
 
-function openInvoice(state: SubscriptionState, id: string, at: string): Extract<InvoiceRecord, { status: 'open' }> | null {
+function openInvoice(
+  state: SubscriptionState,
+  id: string,
+  at: string,
+): Extract<InvoiceRecord, { status: 'open' }> | null {
   const known = state.invoices[id];
   if (known?.status === 'paid') return null;
   return known ?? { status: 'open', attemptCount: 0, lastFailedAttempt: 0, lastActionRequiredAttempt: 0, at };
@@ -150,21 +176,54 @@ function evolveStarted(s: StartedSubscription, event: SubscriptionEvent): Starte
     case 'SubscriptionPaymentRecovered':
     case 'SubscriptionStatusChanged':
     case 'SubscriptionResumed':
-      return { ...s, status: event.data.status, mrr: event.data.mrr, pauseCollection: event.type === 'SubscriptionResumed' ? null : s.pauseCollection };
+      return {
+        ...s,
+        status: event.data.status,
+        mrr: event.data.mrr,
+        pauseCollection: event.type === 'SubscriptionResumed' ? null : s.pauseCollection,
+      };
     case 'SubscriptionPaused':
-      return { ...s, status: event.data.status, pauseCollection: event.data.pauseCollection, mrr: event.data.mrr };
+      return {
+        ...s,
+        status: event.data.status,
+        pauseCollection: event.data.pauseCollection,
+        mrr: event.data.mrr,
+      };
     case 'SubscriptionItemsChanged':
       return { ...s, items: event.data.items, mrr: event.data.mrr };
     case 'SubscriptionDiscountApplied':
       if (!event.data.fromSnapshot) return s;
-      return { ...s, snapshotDiscounts: [...s.snapshotDiscounts.filter((d) => d.id !== event.data.discount.id), event.data.discount], mrr: event.data.mrr ?? s.mrr };
+      return {
+        ...s,
+        snapshotDiscounts: [
+          ...s.snapshotDiscounts.filter((d) => d.id !== event.data.discount.id),
+          event.data.discount,
+        ],
+        mrr: event.data.mrr ?? s.mrr,
+      };
     case 'SubscriptionDiscountRemoved':
       if (!event.data.fromSnapshot) return s;
-      return { ...s, snapshotDiscounts: s.snapshotDiscounts.filter((d) => d.id !== event.data.discountId), mrr: event.data.mrr ?? s.mrr };
+      return {
+        ...s,
+        snapshotDiscounts: s.snapshotDiscounts.filter((d) => d.id !== event.data.discountId),
+        mrr: event.data.mrr ?? s.mrr,
+      };
     case 'SubscriptionCancellationScheduled':
-      return { ...s, cancelAtPeriodEnd: event.data.cancelAtPeriodEnd, cancelAt: event.data.cancelAt, cancellationReason: event.data.reason, cancellationFeedback: event.data.feedback };
+      return {
+        ...s,
+        cancelAtPeriodEnd: event.data.cancelAtPeriodEnd,
+        cancelAt: event.data.cancelAt,
+        cancellationReason: event.data.reason,
+        cancellationFeedback: event.data.feedback,
+      };
     case 'SubscriptionCancellationWithdrawn':
-      return { ...s, cancelAtPeriodEnd: false, cancelAt: null, cancellationReason: null, cancellationFeedback: null };
+      return {
+        ...s,
+        cancelAtPeriodEnd: false,
+        cancelAt: null,
+        cancellationReason: null,
+        cancellationFeedback: null,
+      };
     case 'SubscriptionCancelled':
       return {
         ...s,
@@ -176,7 +235,11 @@ function evolveStarted(s: StartedSubscription, event: SubscriptionEvent): Starte
         mrr: event.data.mrr,
       };
     case 'SubscriptionRenewed':
-      return { ...s, currentPeriodStart: event.data.currentPeriodStart, currentPeriodEnd: event.data.currentPeriodEnd };
+      return {
+        ...s,
+        currentPeriodStart: event.data.currentPeriodStart,
+        currentPeriodEnd: event.data.currentPeriodEnd,
+      };
     case 'SubscriptionTrialEndingSoon':
     case 'SubscriptionInvoicePaid':
     case 'SubscriptionPaymentFailed':
@@ -190,10 +253,19 @@ function evolveStarted(s: StartedSubscription, event: SubscriptionEvent): Starte
 
 /** Facts every state records the same way, started or not. */
 function evolveBookkeeping<S extends SubscriptionState>(state: S, event: SubscriptionEvent): S {
-  const s = event.data.stripeEventId ? { ...state, recentStripeEventIds: rememberId(state.recentStripeEventIds, event.data.stripeEventId) } : state;
+  const s = event.data.stripeEventId
+    ? { ...state, recentStripeEventIds: rememberId(state.recentStripeEventIds, event.data.stripeEventId) }
+    : state;
   switch (event.type) {
     case 'SubscriptionInvoicePaid':
-      return { ...s, invoices: recordInvoice(s.invoices, event.data.invoiceId, { status: 'paid', attemptCount: event.data.attemptCount, at: event.data.occurredAt }) };
+      return {
+        ...s,
+        invoices: recordInvoice(s.invoices, event.data.invoiceId, {
+          status: 'paid',
+          attemptCount: event.data.attemptCount,
+          at: event.data.occurredAt,
+        }),
+      };
     case 'SubscriptionPaymentFailed':
     case 'SubscriptionPaymentActionRequired': {
       const open = openInvoice(s, event.data.invoiceId, event.data.occurredAt);
@@ -205,14 +277,28 @@ function evolveBookkeeping<S extends SubscriptionState>(state: S, event: Subscri
           : { ...open, lastActionRequiredAttempt: Math.max(open.lastActionRequiredAttempt, attempt) };
       // Maxima only, so the record is the same whatever order the facts came in.
       const at = open.at > event.data.occurredAt ? open.at : event.data.occurredAt;
-      return { ...s, invoices: recordInvoice(s.invoices, event.data.invoiceId, { ...record, attemptCount: Math.max(open.attemptCount, attempt), at }) };
+      return {
+        ...s,
+        invoices: recordInvoice(s.invoices, event.data.invoiceId, {
+          ...record,
+          attemptCount: Math.max(open.attemptCount, attempt),
+          at,
+        }),
+      };
     }
     case 'SubscriptionDiscountApplied':
     case 'SubscriptionDiscountRemoved': {
       if (event.data.fromSnapshot) return s;
       const applied = event.type === 'SubscriptionDiscountApplied' ? event.data.discount : null;
-      const id = applied ? applied.id : (event as SubscriptionEventOf<'SubscriptionDiscountRemoved'>).data.discountId;
-      const override: DiscountOverride = { present: applied !== null, at: event.data.occurredAt, stripeEventId: event.data.stripeEventId ?? '', discount: applied };
+      const id = applied
+        ? applied.id
+        : (event as SubscriptionEventOf<'SubscriptionDiscountRemoved'>).data.discountId;
+      const override: DiscountOverride = {
+        present: applied !== null,
+        at: event.data.occurredAt,
+        stripeEventId: event.data.stripeEventId ?? '',
+        discount: applied,
+      };
       return { ...s, discountOverrides: { ...s.discountOverrides, [id]: override } };
     }
     case 'SubscriptionTrialEndingSoon':
@@ -234,7 +320,10 @@ export function evolveSubscription(state: SubscriptionState, event: Subscription
     next = { ...booked, subscriptionId: event.data.subscriptionId, customerId: event.data.customerId };
   }
   if (!next.started) return next;
-  const movesClock = SNAPSHOT_EVENT_TYPES.has(event.type) || ((event.type === 'SubscriptionDiscountApplied' || event.type === 'SubscriptionDiscountRemoved') && event.data.fromSnapshot);
+  const movesClock =
+    SNAPSHOT_EVENT_TYPES.has(event.type) ||
+    ((event.type === 'SubscriptionDiscountApplied' || event.type === 'SubscriptionDiscountRemoved') &&
+      event.data.fromSnapshot);
   if (movesClock) {
     const clock = clockOf(event, next.status);
     if (compareClocks(clock, next.lastSnapshot) > 0) next = { ...next, lastSnapshot: clock };

@@ -2,7 +2,8 @@ import type { Discount, SubscriptionItem, SubscriptionSnapshot } from '../../agg
 import { fromUnixSeconds } from '../../aggregates/shared/values';
 import type { StripeDiscount, StripeSubscription } from './schemas';
 
-const iso = (seconds: number | null | undefined): string | null => (seconds === null || seconds === undefined ? null : fromUnixSeconds(seconds));
+const iso = (seconds: number | null | undefined): string | null =>
+  seconds === null || seconds === undefined ? null : fromUnixSeconds(seconds);
 
 /** Minor units from `unit_amount`, or from `unit_amount_decimal` rounded half up (no floats). */
 function unitAmountOf(price: StripeSubscription['items']['data'][number]['price']): number {
@@ -21,7 +22,10 @@ export function normaliseDiscount(d: StripeDiscount): Discount {
   return {
     id: d.id ?? coupon.id,
     couponId: coupon.id,
-    percentOffBps: coupon.percent_off === null || coupon.percent_off === undefined ? null : basisPoints(coupon.percent_off),
+    percentOffBps:
+      coupon.percent_off === null || coupon.percent_off === undefined
+        ? null
+        : basisPoints(coupon.percent_off),
     amountOff: coupon.amount_off ?? null,
     currency: coupon.currency?.toLowerCase() ?? null,
     duration: coupon.duration,
@@ -73,7 +77,9 @@ export function normaliseSubscription(sub: StripeSubscription): SubscriptionSnap
     endedAt: iso(sub.ended_at),
     cancellationReason: sub.cancellation_details?.reason ?? null,
     cancellationFeedback: sub.cancellation_details?.feedback ?? null,
-    pauseCollection: sub.pause_collection ? { behavior: sub.pause_collection.behavior, resumesAt: iso(sub.pause_collection.resumes_at) } : null,
+    pauseCollection: sub.pause_collection
+      ? { behavior: sub.pause_collection.behavior, resumesAt: iso(sub.pause_collection.resumes_at) }
+      : null,
   };
 }
 

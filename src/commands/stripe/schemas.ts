@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { subscriptionStatus } from '../../aggregates/subscription/model';
 
 /**
  * What we read of Stripe's payloads, across API versions. Unknown fields are dropped; what
@@ -7,8 +8,13 @@ import { z } from 'zod';
  */
 export const unixSeconds = z.number().int().nonnegative();
 /** An id, or the object when the field was expanded. */
-export const ref = z.union([z.string(), z.object({ id: z.string() })]).transform((v) => (typeof v === 'string' ? v : v.id));
-const metadata = z.record(z.string(), z.string()).nullish().transform((m) => m ?? {});
+export const ref = z
+  .union([z.string(), z.object({ id: z.string() })])
+  .transform((v) => (typeof v === 'string' ? v : v.id));
+const metadata = z
+  .record(z.string(), z.string())
+  .nullish()
+  .transform((m) => m ?? {});
 
 export const stripeEventEnvelope = z.object({
   id: z.string().regex(/^evt_/, 'a Stripe event id (evt_...)'),
@@ -43,13 +49,19 @@ export const stripeDiscount = z
     start: unixSeconds.nullish(),
     end: unixSeconds.nullish(),
   })
-  .refine((d) => d.coupon || (d.source?.coupon && typeof d.source.coupon !== 'string'), 'a discount needs its coupon (coupon, or an expanded source.coupon)');
+  .refine(
+    (d) => d.coupon || (d.source?.coupon && typeof d.source.coupon !== 'string'),
+    'a discount needs its coupon (coupon, or an expanded source.coupon)',
+  );
 export type StripeDiscount = z.infer<typeof stripeDiscount>;
 
 const stripePrice = z.object({
   id: z.string(),
   unit_amount: z.number().int().nonnegative().nullish(),
-  unit_amount_decimal: z.string().regex(/^\d+(\.\d+)?$/).nullish(),
+  unit_amount_decimal: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/)
+    .nullish(),
   currency: z.string(),
   recurring: z.object({
     interval: z.enum(['day', 'week', 'month', 'year']),
@@ -64,7 +76,7 @@ const stripePrice = z.object({
 export const stripeSubscription = z.object({
   id: z.string().regex(/^sub_/, 'a Stripe subscription id (sub_...)'),
   customer: ref,
-  status: z.enum(['incomplete', 'incomplete_expired', 'trialing', 'active', 'past_due', 'canceled', 'unpaid', 'paused']),
+  status: subscriptionStatus,
   items: z.object({
     data: z.array(
       z.object({
@@ -89,8 +101,15 @@ export const stripeSubscription = z.object({
   cancel_at: unixSeconds.nullish(),
   canceled_at: unixSeconds.nullish(),
   ended_at: unixSeconds.nullish(),
-  cancellation_details: z.object({ reason: z.string().nullish(), feedback: z.string().nullish(), comment: z.string().nullish() }).nullish(),
-  pause_collection: z.object({ behavior: z.enum(['keep_as_draft', 'mark_uncollectible', 'void']), resumes_at: unixSeconds.nullish() }).nullish(),
+  cancellation_details: z
+    .object({ reason: z.string().nullish(), feedback: z.string().nullish(), comment: z.string().nullish() })
+    .nullish(),
+  pause_collection: z
+    .object({
+      behavior: z.enum(['keep_as_draft', 'mark_uncollectible', 'void']),
+      resumes_at: unixSeconds.nullish(),
+    })
+    .nullish(),
 });
 export type StripeSubscription = z.infer<typeof stripeSubscription>;
 
@@ -109,11 +128,21 @@ export const stripeInvoice = z.object({
   period_start: unixSeconds.nullish(),
   period_end: unixSeconds.nullish(),
   hosted_invoice_url: z.string().nullish(),
-  last_finalization_error: z.object({ code: z.string().nullish(), decline_code: z.string().nullish(), message: z.string().nullish() }).nullish(),
+  last_finalization_error: z
+    .object({ code: z.string().nullish(), decline_code: z.string().nullish(), message: z.string().nullish() })
+    .nullish(),
   payment_intent: z
     .union([
       z.string(),
-      z.object({ last_payment_error: z.object({ code: z.string().nullish(), decline_code: z.string().nullish(), message: z.string().nullish() }).nullish() }),
+      z.object({
+        last_payment_error: z
+          .object({
+            code: z.string().nullish(),
+            decline_code: z.string().nullish(),
+            message: z.string().nullish(),
+          })
+          .nullish(),
+      }),
     ])
     .nullish(),
 });
@@ -145,7 +174,14 @@ export const stripePaymentMethod = z.object({
   id: z.string().regex(/^pm_|^card_|^src_/, 'a payment method id (pm_...)'),
   type: z.string(),
   customer: ref.nullish(),
-  card: z.object({ brand: z.string().nullish(), last4: z.string().nullish(), exp_month: z.number().int().nullish(), exp_year: z.number().int().nullish() }).nullish(),
+  card: z
+    .object({
+      brand: z.string().nullish(),
+      last4: z.string().nullish(),
+      exp_month: z.number().int().nullish(),
+      exp_year: z.number().int().nullish(),
+    })
+    .nullish(),
 });
 export type StripePaymentMethod = z.infer<typeof stripePaymentMethod>;
 

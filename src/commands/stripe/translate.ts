@@ -15,7 +15,9 @@ import {
   type StripeInvoice,
 } from './schemas';
 
-export type RoutedCommand = { aggregate: 'customer'; command: CustomerCommand } | { aggregate: 'subscription'; command: SubscriptionCommand };
+export type RoutedCommand =
+  | { aggregate: 'customer'; command: CustomerCommand }
+  | { aggregate: 'subscription'; command: SubscriptionCommand };
 
 export type Translation =
   | { kind: 'commands'; commands: RoutedCommand[]; note?: string }
@@ -23,12 +25,20 @@ export type Translation =
   | { kind: 'invalid'; reason: string };
 
 type Source = { at: string; stripeEventId: string; stripeEventType: string };
-type Translator = (object: Record<string, unknown>, source: Source, event: StripeEventEnvelope) => Translation;
+type Translator = (
+  object: Record<string, unknown>,
+  source: Source,
+  event: StripeEventEnvelope,
+) => Translation;
 
 const invalid = (reason: string): Translation => ({ kind: 'invalid', reason });
 
 /** Parse a Stripe object, then hand the parsed value on, or say what was wrong with it. */
-function parsing<T extends z.ZodType>(schema: T, what: string, then: (value: z.infer<T>, source: Source, event: StripeEventEnvelope) => Translation): Translator {
+function parsing<T extends z.ZodType>(
+  schema: T,
+  what: string,
+  then: (value: z.infer<T>, source: Source, event: StripeEventEnvelope) => Translation,
+): Translator {
   return (object, source, event) => {
     const parsed = schema.safeParse(object);
     return parsed.success ? then(parsed.data, source, event) : invalid(describeIssues(parsed.error, what));
@@ -38,7 +48,10 @@ function parsing<T extends z.ZodType>(schema: T, what: string, then: (value: z.i
 /** Commands are checked against their own schemas too: what the domain would refuse is rejected here, with the reason. */
 function commands(routed: RoutedCommand[], note?: string): Translation {
   for (const r of routed) {
-    const parsed = r.aggregate === 'customer' ? customerCommand.safeParse(r.command) : subscriptionCommand.safeParse(r.command);
+    const parsed =
+      r.aggregate === 'customer'
+        ? customerCommand.safeParse(r.command)
+        : subscriptionCommand.safeParse(r.command);
     if (!parsed.success) return invalid(describeIssues(parsed.error, `${r.command.type} command`));
   }
   return { kind: 'commands', commands: routed, ...(note ? { note } : {}) };
@@ -51,10 +64,14 @@ const USER_ID_KEYS = ['user_id', 'userId', 'mingus_user_id'] as const;
 function customerSnapshotTranslator(requireEmail: boolean): Translator {
   return parsing(stripeCustomer, 'customer', (c: StripeCustomer, source) => {
     const missing = [...(c.id ? [] : ['id']), ...(requireEmail && !c.email ? ['email'] : [])];
-    if (missing.length > 0) return invalid(`Invalid customer data: Missing required fields: ${missing.join(', ')}`);
-    if (!/^cus_[A-Za-z0-9_]+$/.test(c.id)) return invalid(`Invalid customer data: Stripe customer id must start with cus_ (got ${c.id})`);
-    if (c.email && !EMAIL.test(c.email)) return invalid(`Invalid customer data: Invalid email format (${c.email})`);
-    const userId = USER_ID_KEYS.map((k) => c.metadata[k]).find((v) => v !== undefined && v.trim() !== '') ?? null;
+    if (missing.length > 0)
+      return invalid(`Invalid customer data: Missing required fields: ${missing.join(', ')}`);
+    if (!/^cus_[A-Za-z0-9_]+$/.test(c.id))
+      return invalid(`Invalid customer data: Stripe customer id must start with cus_ (got ${c.id})`);
+    if (c.email && !EMAIL.test(c.email))
+      return invalid(`Invalid customer data: Invalid email format (${c.email})`);
+    const userId =
+      USER_ID_KEYS.map((k) => c.metadata[k]).find((v) => v !== undefined && v.trim() !== '') ?? null;
     const a = c.address;
     const snapshot = {
       customerId: c.id,
@@ -62,7 +79,14 @@ function customerSnapshotTranslator(requireEmail: boolean): Translator {
       name: c.name ?? null,
       phone: c.phone ?? null,
       address: a
-        ? { line1: a.line1 ?? null, line2: a.line2 ?? null, city: a.city ?? null, state: a.state ?? null, postalCode: a.postal_code ?? null, country: a.country ?? null }
+        ? {
+            line1: a.line1 ?? null,
+            line2: a.line2 ?? null,
+            city: a.city ?? null,
+            state: a.state ?? null,
+            postalCode: a.postal_code ?? null,
+            country: a.country ?? null,
+          }
         : null,
       userId,
       createdAt: fromUnixSeconds(c.created),
@@ -75,7 +99,9 @@ function customerSnapshotTranslator(requireEmail: boolean): Translator {
 
 const subscriptionSnapshotTranslator = (type: 'SyncSubscription' | 'NoteTrialWillEnd'): Translator =>
   parsing(stripeSubscription, 'subscription', (sub, source) =>
-    commands([{ aggregate: 'subscription', command: { type, snapshot: normaliseSubscription(sub), ...source } }]),
+    commands([
+      { aggregate: 'subscription', command: { type, snapshot: normaliseSubscription(sub), ...source } },
+    ]),
   );
 
 function subscriptionOf(invoice: StripeInvoice): string | null {
@@ -83,15 +109,26 @@ function subscriptionOf(invoice: StripeInvoice): string | null {
 }
 
 function declineOf(invoice: StripeInvoice): { declineCode: string | null; failureMessage: string | null } {
-  const pe = typeof invoice.payment_intent === 'object' && invoice.payment_intent !== null ? invoice.payment_intent.last_payment_error : null;
+  const pe =
+    typeof invoice.payment_intent === 'object' && invoice.payment_intent !== null
+      ? invoice.payment_intent.last_payment_error
+      : null;
   const fe = invoice.last_finalization_error;
-  return { declineCode: pe?.decline_code ?? pe?.code ?? fe?.decline_code ?? fe?.code ?? null, failureMessage: pe?.message ?? fe?.message ?? null };
+  return {
+    declineCode: pe?.decline_code ?? pe?.code ?? fe?.decline_code ?? fe?.code ?? null,
+    failureMessage: pe?.message ?? fe?.message ?? null,
+  };
 }
 
 function invoiceTranslator(kind: 'paid' | 'failed' | 'action_required'): Translator {
   return parsing(stripeInvoice, 'invoice', (invoice, source) => {
     const subscriptionId = subscriptionOf(invoice);
-    if (!subscriptionId) return { kind: 'commands', commands: [], note: `invoice ${invoice.id} belongs to no subscription: nothing to record` };
+    if (!subscriptionId)
+      return {
+        kind: 'commands',
+        commands: [],
+        note: `invoice ${invoice.id} belongs to no subscription: nothing to record`,
+      };
     const common = {
       subscriptionId,
       customerId: invoice.customer,
@@ -112,8 +149,17 @@ function invoiceTranslator(kind: 'paid' | 'failed' | 'action_required'): Transla
             periodEnd: iso(invoice.period_end),
           }
         : kind === 'failed'
-          ? { type: 'RecordPaymentFailed', ...common, nextPaymentAttempt: iso(invoice.next_payment_attempt), ...declineOf(invoice) }
-          : { type: 'RecordPaymentActionRequired', ...common, hostedInvoiceUrl: invoice.hosted_invoice_url ?? null };
+          ? {
+              type: 'RecordPaymentFailed',
+              ...common,
+              nextPaymentAttempt: iso(invoice.next_payment_attempt),
+              ...declineOf(invoice),
+            }
+          : {
+              type: 'RecordPaymentActionRequired',
+              ...common,
+              hostedInvoiceUrl: invoice.hosted_invoice_url ?? null,
+            };
     return commands([{ aggregate: 'subscription', command }]);
   });
 }
@@ -130,7 +176,9 @@ function discountTranslator(applied: boolean): Translator {
       return commands([{ aggregate: 'subscription', command }]);
     }
     const target = { customerId: raw.customer, ...source };
-    const command: CustomerCommand = applied ? { type: 'ApplyCustomerDiscount', ...target, discount } : { type: 'RemoveCustomerDiscount', ...target, discountId: discount.id };
+    const command: CustomerCommand = applied
+      ? { type: 'ApplyCustomerDiscount', ...target, discount }
+      : { type: 'RemoveCustomerDiscount', ...target, discountId: discount.id };
     return commands([{ aggregate: 'customer', command }]);
   });
 }
@@ -139,7 +187,10 @@ function paymentMethodTranslator(attached: boolean): Translator {
   return parsing(stripePaymentMethod, 'payment method', (pm, source, event) => {
     const previous = event.data.previous_attributes?.customer;
     const customerId = pm.customer ?? (typeof previous === 'string' ? previous : null);
-    if (!customerId) return invalid(`invalid payment method: no customer on ${pm.id}${attached ? '' : ' nor in previous_attributes.customer'}`);
+    if (!customerId)
+      return invalid(
+        `invalid payment method: no customer on ${pm.id}${attached ? '' : ' nor in previous_attributes.customer'}`,
+      );
     const command: CustomerCommand = attached
       ? {
           type: 'AttachPaymentMethod',
@@ -186,5 +237,9 @@ export const HANDLED_STRIPE_EVENT_TYPES = Object.keys(stripeTranslators);
 export function translateStripeEvent(event: StripeEventEnvelope): Translation {
   const translate = stripeTranslators[event.type];
   if (!translate) return { kind: 'unhandled', reason: `no handler for Stripe event type ${event.type}` };
-  return translate(event.data.object, { at: fromUnixSeconds(event.created), stripeEventId: event.id, stripeEventType: event.type }, event);
+  return translate(
+    event.data.object,
+    { at: fromUnixSeconds(event.created), stripeEventId: event.id, stripeEventType: event.type },
+    event,
+  );
 }
