@@ -1,0 +1,122 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { toBusEvent, type BusEvent } from '../../src/bus/port';
+import { loadCatalog } from '../../src/catalog/catalog';
+import { processStripeEvent } from '../../src/commands/process-stripe-event';
+import { MemoryEventStore } from '../../src/eventstore/memory-event-store';
+import { entitlementsProjection } from '../../src/projections/entitlements/entitlements-projection';
+import { RedisEntitlementsStore } from '../../src/projections/entitlements/redis-entitlements-store';
+import { silentLogger } from '../../src/shared/logger';
+import { subscriptionCreatedEvent } from '../../test/support/stripe-fixtures';
+import type { BenchFigure, BenchScenario } from '../run';
+
+const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 100_000);
+const LOADERS = 8;
+const CONNECTIONS = 64;
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 15);
+const API_KEY = 'bench-api-key';
+const TIERS = ['basic', 'premium', 'enterprise', 'unlimited'];
+
+/** One real SubscriptionStarted per tier, decided by the domain from a Stripe payload. */
+async function templates(): Promise<BusEvent[]> {
+  const store = new MemoryEventStore();
+  for (const tier of TIERS) {
+    await processStripeEvent(
+      store,
+      subscriptionCreatedEvent({ id: `sub_tpl_${tier}`, customer: `cus_tpl_${tier}`, items: [{ price: { id: `price_${tier}_monthly` } }] }),
+    );
+  }
+  return (await store.readAll()).map(toBusEvent);
+}
+
+function forCustomer(template: BusEvent, n: number): BusEvent {
+  const customerId = `cus_bench${n}`;
+  return {
+    ...template,
+    customerId,
+    position: String(n + 1),
+    streamName: `subscription-sub_bench${n}`,
+    data: { ...template.data, customerId, subscriptionId: `sub_bench${n}` },
+  };
+}
+
+function startServer(redisUrl: string, prefix: string): Promise<{ port: number; stop: () => void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'support', 'entitlements-server.ts'), redisUrl, prefix, API_KEY], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`entitlements server exited with ${code}`)));
+    child.stdout.on('data', (chunk: Buffer) => {
+      const match = /listening (\d+)/.exec(chunk.toString());
+      if (match) resolve({ port: Number(match[1]), stop: () => child.kill('SIGTERM') });
+    });
+  });
+}
+
+const scenario: BenchScenario = {
+  description: `GET /v1/customers/{id}/entitlements under concurrent load, ${CUSTOMERS.toLocaleString('en-US')} customers in Redis`,
+  async run(log) {
+    const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:63790';
+    const prefix = `bench:${Date.now()}:ent:`;
+    const catalog = loadCatalog();
+    const projection = entitlementsProjection(catalog, silentLogger);
+    const tpl = await templates();
+    const figures: BenchFigure[] = [];
+
+    // Load through the projection itself (WATCH/MULTI per customer), from several connections.
+    const connections = Array.from({ length: LOADERS }, () => new Redis(redisUrl));
+    const started = performance.now();
+    let loaded = 0;
+    await Promise.all(
+      connections.map(async (redis, worker) => {
+        const store = new RedisEntitlementsStore(redis, projection, prefix);
+        for (let n = worker; n < CUSTOMERS; n += LOADERS) {
+          await store.applyBatch([forCustomer(tpl[n % tpl.length] as BusEvent, n)]);
+          loaded += 1;
+          if (loaded % 20_000 === 0) log(`loaded ${loaded.toLocaleString('en-US')} customers`);
+        }
+      }),
+    );
+    const loadSeconds = (performance.now() - started) / 1000;
+    figures.push({ metric: 'projection apply (load)', value: CUSTOMERS / loadSeconds, unit: 'events/s', detail: `${CUSTOMERS} customers, ${LOADERS} Redis connections` });
+    const memory = await connections[0]!.info('memory');
+    const usedBytes = Number(/used_memory:(\d+)/.exec(memory)?.[1] ?? 0);
+    figures.push({ metric: 'Redis memory per customer', value: usedBytes / CUSTOMERS, unit: 'bytes', detail: 'used_memory / customers (whole server)' });
+
+    const server = await startServer(redisUrl, prefix);
+    try {
+      let i = 0;
+      const result = await autocannon({
+        url: `http://127.0.0.1:${server.port}`,
+        connections: CONNECTIONS,
+        duration: DURATION_S,
+        headers: { authorization: `Bearer ${API_KEY}` },
+        requests: [{ setupRequest: (req) => ({ ...req, path: `/v1/customers/cus_bench${(i = (i * 7919 + 1) % CUSTOMERS)}/entitlements` }) }],
+      });
+      const detail = `${CONNECTIONS} connections, ${DURATION_S}s, random customers; server in its own process`;
+      figures.push(
+        { metric: 'throughput', value: result.requests.average, unit: 'req/s', detail },
+        { metric: 'latency p50', value: result.latency.p50, unit: 'ms', detail },
+        { metric: 'latency p99', value: result.latency.p99, unit: 'ms', detail },
+        { metric: 'non-2xx / errors', value: result.non2xx + result.errors, unit: 'responses', detail: `of ${result.requests.total}` },
+      );
+    } finally {
+      server.stop();
+      // Remove the bench keys.
+      const redis = connections[0]!;
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
+        cursor = next;
+        if (keys.length) await redis.unlink(...keys);
+      } while (cursor !== '0');
+      connections.forEach((c) => c.disconnect());
+    }
+    return figures;
+  },
+};
+
+export default scenario;
