@@ -15,8 +15,9 @@ import type { BenchFigure, BenchScenario } from '../run';
 
 const CUSTOMERS = Number(process.env.BENCH_CUSTOMERS ?? 100_000);
 const LOADERS = 8;
-const CONNECTIONS = 64;
-const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 15);
+/** Light and heavy concurrent load. */
+const CONNECTIONS = [8, 64];
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const API_KEY = 'bench-api-key';
 const TIERS = ['basic', 'premium', 'enterprise', 'unlimited'];
 
@@ -88,21 +89,24 @@ const scenario: BenchScenario = {
 
     const server = await startServer(redisUrl, prefix);
     try {
-      let i = 0;
-      const result = await autocannon({
-        url: `http://127.0.0.1:${server.port}`,
-        connections: CONNECTIONS,
-        duration: DURATION_S,
-        headers: { authorization: `Bearer ${API_KEY}` },
-        requests: [{ setupRequest: (req) => ({ ...req, path: `/v1/customers/cus_bench${(i = (i * 7919 + 1) % CUSTOMERS)}/entitlements` }) }],
-      });
-      const detail = `${CONNECTIONS} connections, ${DURATION_S}s, random customers; server in its own process`;
-      figures.push(
-        { metric: 'throughput', value: result.requests.average, unit: 'req/s', detail },
-        { metric: 'latency p50', value: result.latency.p50, unit: 'ms', detail },
-        { metric: 'latency p99', value: result.latency.p99, unit: 'ms', detail },
-        { metric: 'non-2xx / errors', value: result.non2xx + result.errors, unit: 'responses', detail: `of ${result.requests.total}` },
-      );
+      for (const connections of CONNECTIONS) {
+        let i = 0;
+        const result = await autocannon({
+          url: `http://127.0.0.1:${server.port}`,
+          connections,
+          duration: DURATION_S,
+          headers: { authorization: `Bearer ${API_KEY}` },
+          requests: [{ setupRequest: (req) => ({ ...req, path: `/v1/customers/cus_bench${(i = (i * 7919 + 1) % CUSTOMERS)}/entitlements` }) }],
+        });
+        const detail = `${connections} connections, ${DURATION_S}s, random customers; server in its own process`;
+        log(`${connections} connections: ${result.requests.total} requests`);
+        figures.push(
+          { metric: `throughput @${connections}`, value: result.requests.average, unit: 'req/s', detail },
+          { metric: `latency p50 @${connections}`, value: result.latency.p50, unit: 'ms', detail },
+          { metric: `latency p99 @${connections}`, value: result.latency.p99, unit: 'ms', detail },
+          { metric: `non-2xx / errors @${connections}`, value: result.non2xx + result.errors, unit: 'responses', detail: `of ${result.requests.total}` },
+        );
+      }
     } finally {
       server.stop();
       // Remove the bench keys.
