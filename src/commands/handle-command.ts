@@ -1,5 +1,4 @@
-import { parseDomainEvent, type DomainEvent } from '../aggregates/events';
-import { schemaVersions } from '../aggregates/events';
+import { parseDomainEvent, schemaVersions, type DomainEvent } from '../aggregates/events';
 import {
   WrongExpectedRevisionError,
   type EventData,

@@ -7,6 +7,7 @@
 import {
   DAY,
   customerCreatedEvent,
+  customerDeletedEvent,
   customerUpdatedEvent,
   discountCreatedEvent,
   discountDeletedEvent,
@@ -61,6 +62,9 @@ export const ACTIONS = [
   'attach_pm',
   'detach_pm',
   'update_customer',
+  'customer_discount',
+  'end_customer_discount',
+  'delete_customer',
 ] as const;
 export type Action = (typeof ACTIONS)[number];
 
@@ -151,6 +155,8 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
   };
   let pmSeq = 0;
   const pms: string[] = [];
+  let customerGone = false;
+  let customerDiscount: DiscountSpec | null = null;
 
   events.push(customerCreatedEvent(customer, opts()));
   const subs: SimSubscription[] = lifecycle.subscriptions.map((s, i) => {
@@ -457,7 +463,28 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
         s.endedAt = t;
         snapshot(sub, 'customer.subscription.updated');
         break;
+      case 'customer_discount':
+        if (customerGone || customerDiscount) break;
+        customerDiscount = {
+          id: `di_c${events.length}`,
+          coupon: { id: `WELCOME${events.length}`, amountOff: 300 },
+          customer: customer.id,
+          start: t,
+        };
+        events.push(discountCreatedEvent(customerDiscount, opts()));
+        break;
+      case 'end_customer_discount':
+        if (customerGone || !customerDiscount) break;
+        events.push(discountDeletedEvent({ ...customerDiscount, end: t }, opts()));
+        customerDiscount = null;
+        break;
+      case 'delete_customer':
+        if (customerGone || subs.some((x) => !TERMINAL.has(x.spec.status))) break;
+        customerGone = true;
+        events.push(customerDeletedEvent(customer, opts()));
+        break;
       case 'attach_pm': {
+        if (customerGone) break;
         const id = `pm_L${++pmSeq}`;
         pms.push(id);
         events.push(paymentMethodAttachedEvent({ id, customer: customer.id }, opts()));
@@ -466,11 +493,12 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
         break;
       }
       case 'detach_pm': {
-        const id = pms.shift();
+        const id = customerGone ? undefined : pms.shift();
         if (id) events.push(paymentMethodDetachedEvent({ id, customer: customer.id }, opts()));
         break;
       }
       case 'update_customer':
+        if (customerGone) break;
         customer.name = `Jane ${events.length}`;
         customer.email = `jane+${events.length}@example.com`;
         events.push(customerUpdatedEvent(customer, opts()));

@@ -140,6 +140,24 @@ describe('Subscription lifecycles: any arrival order, with duplicates, ends the 
             });
             expect(reference[`subscription-${id}`]?.mrr).toEqual(computeMrr(snap));
           }
+          const lastCustomer = [...events]
+            .reverse()
+            .find(
+              (e) =>
+                e.type.startsWith('customer.') &&
+                !e.type.startsWith('customer.subscription.') &&
+                !e.type.startsWith('customer.discount.'),
+            );
+          const c = lastCustomer?.data.object as
+            | { email: string; name: string; invoice_settings: { default_payment_method: string | null } }
+            | undefined;
+          expect(reference['customer-cus_L1']?.state).toMatchObject({
+            registered: true,
+            email: c?.email,
+            name: c?.name,
+            defaultPaymentMethodId: c?.invoice_settings.default_payment_method,
+            deleted: lastCustomer?.type === 'customer.deleted',
+          });
           for (const order of orders) {
             const arrival = arrange(events, order);
             const store = await deliver(arrival);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { currencyCode, customerId, isoInstant, money, subscriptionId } from '../shared/values';
+import { currencyCode, customerId, isoInstant, subscriptionId } from '../shared/values';
 
 export const subscriptionStatus = z.enum([
   'incomplete',
@@ -81,4 +81,3 @@ export const subscriptionSnapshot = z.object({
 });
 export type SubscriptionSnapshot = z.infer<typeof subscriptionSnapshot>;
 
-export { money };

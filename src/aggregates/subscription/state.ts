@@ -276,7 +276,7 @@ function evolveBookkeeping<S extends SubscriptionState>(state: S, event: Subscri
           ? { ...open, lastFailedAttempt: Math.max(open.lastFailedAttempt, attempt) }
           : { ...open, lastActionRequiredAttempt: Math.max(open.lastActionRequiredAttempt, attempt) };
       // Maxima only, so the record is the same whatever order the facts came in.
-      const at = open.at > event.data.occurredAt ? open.at : event.data.occurredAt;
+      const at = compareInstants(open.at, event.data.occurredAt) > 0 ? open.at : event.data.occurredAt;
       return {
         ...s,
         invoices: recordInvoice(s.invoices, event.data.invoiceId, {
