@@ -17,8 +17,22 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ['pg', 'ioredis', 'kafkajs', 'stripe', 'express', '@clickhouse/client', '@kurrent/kurrentdb-client'],
-          patterns: ['**/infra/**', '**/gateway/**', '**/projections/**', '**/eventstore/postgres*', '**/eventstore/kurrent*'],
+          paths: [
+            'pg',
+            'ioredis',
+            'kafkajs',
+            'stripe',
+            'express',
+            '@clickhouse/client',
+            '@kurrent/kurrentdb-client',
+          ],
+          patterns: [
+            '**/infra/**',
+            '**/gateway/**',
+            '**/projections/**',
+            '**/eventstore/postgres*',
+            '**/eventstore/kurrent*',
+          ],
         },
       ],
     },

@@ -27,7 +27,11 @@ async function templates(): Promise<BusEvent[]> {
   for (const tier of TIERS) {
     await processStripeEvent(
       store,
-      subscriptionCreatedEvent({ id: `sub_tpl_${tier}`, customer: `cus_tpl_${tier}`, items: [{ price: { id: `price_${tier}_monthly` } }] }),
+      subscriptionCreatedEvent({
+        id: `sub_tpl_${tier}`,
+        customer: `cus_tpl_${tier}`,
+        items: [{ price: { id: `price_${tier}_monthly` } }],
+      }),
     );
   }
   return (await store.readAll()).map(toBusEvent);
@@ -45,9 +49,20 @@ function forCustomer(template: BusEvent, n: number): BusEvent {
 }
 
 function startServer(redisUrl: string, prefix: string): Promise<{ port: number; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '..', 'support', 'entitlements-server.ts'), redisUrl, prefix, API_KEY], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      path.join(__dirname, '..', 'support', 'entitlements-server.ts'),
+      redisUrl,
+      prefix,
+      API_KEY,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`entitlements server exited with ${code}`)));
     child.stdout.on('data', (chunk: Buffer) => {
@@ -82,10 +97,20 @@ const scenario: BenchScenario = {
       }),
     );
     const loadSeconds = (performance.now() - started) / 1000;
-    figures.push({ metric: 'projection apply (load)', value: CUSTOMERS / loadSeconds, unit: 'events/s', detail: `${CUSTOMERS} customers, ${LOADERS} Redis connections` });
+    figures.push({
+      metric: 'projection apply (load)',
+      value: CUSTOMERS / loadSeconds,
+      unit: 'events/s',
+      detail: `${CUSTOMERS} customers, ${LOADERS} Redis connections`,
+    });
     const memory = await connections[0]!.info('memory');
     const usedBytes = Number(/used_memory:(\d+)/.exec(memory)?.[1] ?? 0);
-    figures.push({ metric: 'Redis memory per customer', value: usedBytes / CUSTOMERS, unit: 'bytes', detail: 'used_memory / customers (whole server)' });
+    figures.push({
+      metric: 'Redis memory per customer',
+      value: usedBytes / CUSTOMERS,
+      unit: 'bytes',
+      detail: 'used_memory / customers (whole server)',
+    });
 
     const server = await startServer(redisUrl, prefix);
     try {
@@ -96,7 +121,14 @@ const scenario: BenchScenario = {
           connections,
           duration: DURATION_S,
           headers: { authorization: `Bearer ${API_KEY}` },
-          requests: [{ setupRequest: (req) => ({ ...req, path: `/v1/customers/cus_bench${(i = (i * 7919 + 1) % CUSTOMERS)}/entitlements` }) }],
+          requests: [
+            {
+              setupRequest: (req) => ({
+                ...req,
+                path: `/v1/customers/cus_bench${(i = (i * 7919 + 1) % CUSTOMERS)}/entitlements`,
+              }),
+            },
+          ],
         });
         const detail = `${connections} connections, ${DURATION_S}s, random customers; server in its own process`;
         log(`${connections} connections: ${result.requests.total} requests`);
@@ -104,7 +136,12 @@ const scenario: BenchScenario = {
           { metric: `throughput @${connections}`, value: result.requests.average, unit: 'req/s', detail },
           { metric: `latency p50 @${connections}`, value: result.latency.p50, unit: 'ms', detail },
           { metric: `latency p99 @${connections}`, value: result.latency.p99, unit: 'ms', detail },
-          { metric: `non-2xx / errors @${connections}`, value: result.non2xx + result.errors, unit: 'responses', detail: `of ${result.requests.total}` },
+          {
+            metric: `non-2xx / errors @${connections}`,
+            value: result.non2xx + result.errors,
+            unit: 'responses',
+            detail: `of ${result.requests.total}`,
+          },
         );
       }
     } finally {

@@ -15,9 +15,19 @@ import { silentLogger } from '../../src/shared/logger';
 const [redisUrl, prefix, apiKey] = process.argv.slice(2);
 if (!redisUrl || !prefix || !apiKey) throw new Error('usage: entitlements-server REDIS_URL PREFIX API_KEY');
 const catalog = loadCatalog();
-const store = new RedisEntitlementsStore(new Redis(redisUrl), entitlementsProjection(catalog, silentLogger), prefix);
+const store = new RedisEntitlementsStore(
+  new Redis(redisUrl),
+  entitlementsProjection(catalog, silentLogger),
+  prefix,
+);
 const app = createGatewayApp(
-  [entitlementsRouter({ reader: store, catalog, guard: requireScope([{ key: apiKey, scopes: ['*'] }], 'entitlements:read') })],
+  [
+    entitlementsRouter({
+      reader: store,
+      catalog,
+      guard: requireScope([{ key: apiKey, scopes: ['*'] }], 'entitlements:read'),
+    }),
+  ],
   silentLogger,
 );
 const server = app.listen(0, '127.0.0.1', () => {

@@ -56,10 +56,19 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
 
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: 10 });
   await migratePostgres(pool);
-  const store = createEventStore({ kind: config.EVENT_STORE, pool, connectionString: config.EVENTSTORE_CONNECTION_STRING });
+  const store = createEventStore({
+    kind: config.EVENT_STORE,
+    pool,
+    connectionString: config.EVENTSTORE_CONNECTION_STRING,
+  });
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, enableOfflineQueue: true });
   const clickhouse = await connectClickHouse(config.CLICKHOUSE_URL);
-  const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS, topic: config.KAFKA_TOPIC, partitions: config.KAFKA_PARTITIONS, logger });
+  const bus = new KafkaBus({
+    brokers: config.KAFKA_BROKERS,
+    topic: config.KAFKA_TOPIC,
+    partitions: config.KAFKA_PARTITIONS,
+    logger,
+  });
   await bus.ensureTopics();
 
   const accessProjection = entitlementsProjection(catalog, logger);
@@ -71,16 +80,29 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
   let worker: InboxWorker | null = null;
 
   if (options.workers !== false) {
-    worker = new InboxWorker(inbox, async (entry): Promise<InboxOutcome> => {
-      const result = await processStripeEvent(store, entry.payload, { correlationId: entry.stripeEventId });
-      const status = result.outcome === 'applied' ? 'processed' : result.outcome === 'unhandled_type' ? 'unhandled' : 'invalid';
-      if (status === 'invalid') logger.warn({ stripeEventId: entry.stripeEventId, reason: result.reason }, 'stripe event rejected');
-      return { status, detail: result };
-    }, logger);
+    worker = new InboxWorker(
+      inbox,
+      async (entry): Promise<InboxOutcome> => {
+        const result = await processStripeEvent(store, entry.payload, { correlationId: entry.stripeEventId });
+        const status =
+          result.outcome === 'applied'
+            ? 'processed'
+            : result.outcome === 'unhandled_type'
+              ? 'unhandled'
+              : 'invalid';
+        if (status === 'invalid')
+          logger.warn({ stripeEventId: entry.stripeEventId, reason: result.reason }, 'stripe event rejected');
+        return { status, detail: result };
+      },
+      logger,
+    );
     running.push(worker.run(abort.signal));
 
     const publisher = bus.publisher();
-    const relay = new Relay(store, publisher, new PostgresCheckpoints(pool), { name: `${namespace}:relay`, logger });
+    const relay = new Relay(store, publisher, new PostgresCheckpoints(pool), {
+      name: `${namespace}:relay`,
+      logger,
+    });
     running.push(relay.run(abort.signal).finally(() => publisher.close()));
 
     const auditLog = new PostgresAuditLog(pool, logger);
@@ -154,6 +176,30 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
       await pool.end();
       redis.disconnect();
       await clickhouse.close();
+    },
+  };
+}
+
+/** The entitlements read side alone (Redis and the event log), for the command line. */
+export async function openReadSide(config: Config, namespace = 'billing-ledger') {
+  const logger = createLogger(config.LOG_LEVEL);
+  const catalog = loadCatalog(config.PLAN_CATALOG ?? DEFAULT_CATALOG_PATH);
+  const pool = new Pool({ connectionString: config.DATABASE_URL, max: 4 });
+  const store = createEventStore({
+    kind: config.EVENT_STORE,
+    pool,
+    connectionString: config.EVENTSTORE_CONNECTION_STRING,
+  });
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const projection = entitlementsProjection(catalog, logger);
+  const entitlements = new RedisEntitlementsStore(redis, projection, `${namespace}:ent:`);
+  return {
+    entitlements,
+    pointInTime: pointInTimeEntitlements(store, entitlements, projection),
+    async close() {
+      await store.close();
+      await pool.end();
+      redis.disconnect();
     },
   };
 }

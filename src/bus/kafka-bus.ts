@@ -1,6 +1,13 @@
 import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
 import type { Logger } from '../shared/logger';
-import { parseBusEvent, type BusEvent, type ConsumerHandlers, type EventBus, type EventConsumer, type EventPublisher } from './port';
+import {
+  parseBusEvent,
+  type BusEvent,
+  type ConsumerHandlers,
+  type EventBus,
+  type EventConsumer,
+  type EventPublisher,
+} from './port';
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -17,7 +24,11 @@ export async function ensureTopics(admin: Admin, topic: string, partitions: numb
   if (wanted.length === 0) return;
   await admin.createTopics({
     waitForLeaders: true,
-    topics: wanted.map((name) => ({ topic: name, numPartitions: name === topic ? partitions : 1, replicationFactor: 1 })),
+    topics: wanted.map((name) => ({
+      topic: name,
+      numPartitions: name === topic ? partitions : 1,
+      replicationFactor: 1,
+    })),
   });
 }
 
@@ -57,7 +68,10 @@ export class KafkaBus implements EventBus {
   }
 
   publisher(): EventPublisher {
-    return new KafkaPublisher(this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 }), this.options.topic);
+    return new KafkaPublisher(
+      this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 }),
+      this.options.topic,
+    );
   }
 
   consumer(group: string): EventConsumer {
@@ -83,7 +97,11 @@ class KafkaPublisher implements EventPublisher {
       messages: events.map((event) => ({
         key: event.customerId,
         value: JSON.stringify(event),
-        headers: { 'event-type': event.type, 'event-id': event.eventId, 'schema-version': String(event.metadata.schemaVersion) },
+        headers: {
+          'event-type': event.type,
+          'event-id': event.eventId,
+          'schema-version': String(event.metadata.schemaVersion),
+        },
       })),
     });
   }
@@ -126,9 +144,14 @@ class KafkaConsumer implements EventConsumer {
             await handlers.deadLetter(letter);
             await this.dlqProducer.send({
               topic: `${this.topic}.dlq`,
-              messages: [{ key: message.key, value: raw, headers: { reason: parsed.reason, group: this.group } }],
+              messages: [
+                { key: message.key, value: raw, headers: { reason: parsed.reason, group: this.group } },
+              ],
             });
-            this.logger.warn({ group: this.group, ...letter, raw: raw.slice(0, 200) }, 'dead-lettered a bus message');
+            this.logger.warn(
+              { group: this.group, ...letter, raw: raw.slice(0, 200) },
+              'dead-lettered a bus message',
+            );
           }
         }
         if (!isRunning() || isStale()) return;

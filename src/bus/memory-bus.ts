@@ -1,4 +1,11 @@
-import { parseBusEvent, type BusEvent, type ConsumerHandlers, type EventBus, type EventConsumer, type EventPublisher } from './port';
+import {
+  parseBusEvent,
+  type BusEvent,
+  type ConsumerHandlers,
+  type EventBus,
+  type EventConsumer,
+  type EventPublisher,
+} from './port';
 
 /**
  * In-process bus for unit tests: one log, each group with its own offset; delivery is

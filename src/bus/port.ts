@@ -78,7 +78,10 @@ export function parseBusEvent(raw: string): { ok: true; event: BusEvent } | { ok
   }
   const result = busEventSchema.safeParse(json);
   if (!result.success) {
-    return { ok: false, reason: result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+    return {
+      ok: false,
+      reason: result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    };
   }
   return { ok: true, event: result.data };
 }

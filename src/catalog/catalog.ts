@@ -44,7 +44,9 @@ export interface PriceRef {
 export function parseCatalog(raw: unknown, source = 'catalogue'): PlanCatalog {
   const result = catalogSchema.safeParse(raw);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    const problems = result.error.issues
+      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+      .join('; ');
     throw new Error(`Invalid plan catalogue ${source}: ${problems}`);
   }
   return result.data;

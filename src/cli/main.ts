@@ -1,6 +1,10 @@
 import { Command } from 'commander';
 import { Pool } from 'pg';
-import { startSystem } from '../app/system';
+import { openReadSide, startSystem } from '../app/system';
+import { createEventStore } from '../eventstore/create-event-store';
+import { asOf } from '../projections/entitlements/compute-entitlements';
+import { rebuildAuditLog } from '../projections/audit/rebuild-audit-log';
+import { progress } from './progress';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { migratePostgres } from '../infra/postgres/migrate';
 import { connectClickHouse } from '../infra/clickhouse/clickhouse';
@@ -56,6 +60,64 @@ program
     };
     process.once('SIGINT', () => void stop('SIGINT'));
     process.once('SIGTERM', () => void stop('SIGTERM'));
+  });
+
+program
+  .command('rebuild')
+  .description('Rebuild a read model from the event log without downtime')
+  .argument('<projection>', 'audit-log')
+  .action(async (projection: string) => {
+    if (projection !== 'audit-log') {
+      throw new Error(`Unknown projection "${projection}". Rebuildable now: audit-log.`);
+    }
+    const cfg = config();
+    const logger = createLogger(cfg.LOG_LEVEL);
+    const pool = new Pool({ connectionString: cfg.DATABASE_URL });
+    const store = createEventStore({
+      kind: cfg.EVENT_STORE,
+      pool,
+      connectionString: cfg.EVENTSTORE_CONNECTION_STRING,
+    });
+    try {
+      await migratePostgres(pool);
+      const head = await store.headPosition();
+      const bar = progress('rebuild audit-log', Number(head));
+      const result = await rebuildAuditLog({
+        pool,
+        store,
+        logger,
+        onProgress: (p) => bar.update(Number(p.position), `${p.events} events`),
+      });
+      bar.stop();
+      process.stdout.write(
+        `audit-log rebuilt: ${result.events} events up to position ${result.position}; previous rows kept in ${result.retiredTable}\n`,
+      );
+    } finally {
+      await store.close();
+      await pool.end();
+    }
+  });
+
+program
+  .command('entitlements')
+  .description("A customer's entitlements now, or as they were at an instant (--at)")
+  .argument('<customerId>', 'Stripe customer id (cus_...)')
+  .option('--at <instant>', 'ISO-8601 instant, e.g. 2026-03-01T00:00:00Z')
+  .action(async (customerId: string, opts: { at?: string }) => {
+    const at = opts.at === undefined ? undefined : new Date(opts.at);
+    if (at && Number.isNaN(at.getTime()))
+      throw new Error(`--at must be an ISO-8601 instant, got "${opts.at}"`);
+    const cfg = config();
+    const side = await openReadSide(cfg);
+    try {
+      const answer = at
+        ? await side.pointInTime(customerId, at)
+        : await side.entitlements.getDocument(customerId);
+      if (!answer) throw new Error(`No customer ${customerId}${at ? ` at ${at.toISOString()}` : ''}`);
+      process.stdout.write(`${JSON.stringify(asOf(answer, at ?? new Date()), null, 2)}\n`);
+    } finally {
+      await side.close();
+    }
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -17,13 +17,19 @@ const url = (protocols: string[]) =>
     { message: `must be a URL with scheme ${protocols.join(' or ')}` },
   );
 
-const commaList = z
-  .string()
-  .transform((value) => value.split(',').map((part) => part.trim()).filter((part) => part.length > 0));
+const commaList = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0),
+);
 
 const apiKeys = z.string().transform((value, ctx) => {
   const keys: ApiKey[] = [];
-  for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of value
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const separator = entry.indexOf(':');
     const key = separator < 0 ? entry : entry.slice(0, separator);
     const scopes = separator < 0 ? undefined : entry.slice(separator + 1);
@@ -44,26 +50,51 @@ export interface ApiKey {
 
 const schema = z
   .object({
-    PORT: z.coerce.number({ error: 'must be a port number' }).int('must be a port number').min(0).max(65535).default(3000),
+    PORT: z.coerce
+      .number({ error: 'must be a port number' })
+      .int('must be a port number')
+      .min(0)
+      .max(65535)
+      .default(3000),
     STRIPE_WEBHOOK_SECRET: commaList.pipe(
-      z.array(z.string().startsWith('whsec_', 'each secret must start with whsec_')).min(1, 'at least one secret'),
+      z
+        .array(z.string().startsWith('whsec_', 'each secret must start with whsec_'))
+        .min(1, 'at least one secret'),
     ),
-    STRIPE_SECRET_KEY: z.string().regex(/^(sk|rk)_(test|live)_\w+$/, 'must look like sk_test_... or sk_live_...'),
+    STRIPE_SECRET_KEY: z
+      .string()
+      .regex(/^(sk|rk)_(test|live)_\w+$/, 'must look like sk_test_... or sk_live_...'),
     STRIPE_API_URL: url(['http', 'https']).optional(),
     DATABASE_URL: url(['postgres', 'postgresql']),
     EVENT_STORE: z.enum(['postgres', 'eventstoredb', 'memory']).default('postgres'),
-    EVENTSTORE_CONNECTION_STRING: url(['kurrentdb', 'esdb', 'kurrent', 'esdb+discover', 'kurrentdb+discover']).optional(),
+    EVENTSTORE_CONNECTION_STRING: url([
+      'kurrentdb',
+      'esdb',
+      'kurrent',
+      'esdb+discover',
+      'kurrentdb+discover',
+    ]).optional(),
     KAFKA_BROKERS: commaList.pipe(
-      z.array(z.string().regex(/^[\w.-]+:\d{1,5}$/, 'each broker must be host:port')).min(1, 'at least one broker'),
+      z
+        .array(z.string().regex(/^[\w.-]+:\d{1,5}$/, 'each broker must be host:port'))
+        .min(1, 'at least one broker'),
     ),
-    KAFKA_TOPIC: z.string().regex(/^[\w.-]{1,200}$/).default('billing-ledger.events'),
+    KAFKA_TOPIC: z
+      .string()
+      .regex(/^[\w.-]{1,200}$/)
+      .default('billing-ledger.events'),
     KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
     REDIS_URL: url(['redis', 'rediss']),
     CLICKHOUSE_URL: url(['http', 'https']),
     API_KEYS: apiKeys.default([]),
     PLAN_CATALOG: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_000_000).default(512 * 1024),
+    WEBHOOK_MAX_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(10_000_000)
+      .default(512 * 1024),
   })
   .superRefine((value, ctx) => {
     if (value.EVENT_STORE === 'eventstoredb' && !value.EVENTSTORE_CONNECTION_STRING) {
@@ -79,9 +110,7 @@ export type Config = z.output<typeof schema>;
 
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; message: string }[]) {
-    super(
-      'Invalid configuration:\n' + problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n'),
-    );
+    super('Invalid configuration:\n' + problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n'));
     this.name = 'ConfigError';
   }
 }
@@ -93,7 +122,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   throw new ConfigError(
     result.error.issues.map((issue) => ({
       variable: String(issue.path[0] ?? 'environment'),
-      message: issue.message === 'Invalid input: expected string, received undefined' ? 'is required' : issue.message,
+      message:
+        issue.message === 'Invalid input: expected string, received undefined'
+          ? 'is required'
+          : issue.message,
     })),
   );
 }

@@ -14,7 +14,8 @@ export function requireScope(keys: ApiKey[], scope: string): RequestHandler {
   return (req, _res, next) => {
     const header = req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match?.[1]) throw new HttpError(401, 'AUTH.MISSING_KEY', 'Send an API key as "Authorization: Bearer <key>".');
+    if (!match?.[1])
+      throw new HttpError(401, 'AUTH.MISSING_KEY', 'Send an API key as "Authorization: Bearer <key>".');
     const key = keys.find((candidate) => sameKey(candidate.key, match[1] as string));
     if (!key) throw new HttpError(401, 'AUTH.UNKNOWN_KEY', 'The API key is not recognised.');
     if (!key.scopes.includes('*') && !key.scopes.includes(scope)) {

@@ -14,10 +14,16 @@ export interface EntitlementsReader {
 export type PointInTimeReader = (customerId: string, at: Date) => Promise<Entitlements | null>;
 
 const customerId = customerIdParam;
-const userId = z.string().regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'must be 1-128 characters of letters, digits and _ . : @ -');
+const userId = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:@-]{1,128}$/, 'must be 1-128 characters of letters, digits and _ . : @ -');
 const feature = z.string().regex(/^[a-z0-9_]{1,64}$/, 'must be a feature name (a-z, 0-9, _)');
 const query = z
-  .object({ at: z.iso.datetime({ offset: true, message: 'must be an ISO-8601 instant, e.g. 2026-01-31T12:00:00Z' }).optional() })
+  .object({
+    at: z.iso
+      .datetime({ offset: true, message: 'must be an ISO-8601 instant, e.g. 2026-01-31T12:00:00Z' })
+      .optional(),
+  })
   .strict();
 
 export function entitlementsRouter(options: {
@@ -34,7 +40,8 @@ export function entitlementsRouter(options: {
   async function load(id: string, rawQuery: unknown): Promise<Entitlements> {
     const { at } = parse(query, rawQuery, 'query');
     if (at) {
-      if (!options.pointInTime) throw new HttpError(501, 'ENTITLEMENTS.AT_UNSUPPORTED', 'Point-in-time answers are not available.');
+      if (!options.pointInTime)
+        throw new HttpError(501, 'ENTITLEMENTS.AT_UNSUPPORTED', 'Point-in-time answers are not available.');
       const instant = new Date(at);
       const doc = await options.pointInTime(id, instant);
       if (!doc) throw new HttpError(404, 'CUSTOMER.NOT_FOUND', `No customer ${id} at ${at}.`);

@@ -16,7 +16,10 @@ export function healthRouter(checks: Record<string, DependencyCheck>, timeoutMs 
           await withTimeout(check(), timeoutMs);
           return [name, { status: 'up', latencyMs: Date.now() - started }] as const;
         } catch (error) {
-          return [name, { status: 'down', latencyMs: Date.now() - started, error: (error as Error).message }] as const;
+          return [
+            name,
+            { status: 'down', latencyMs: Date.now() - started, error: (error as Error).message },
+          ] as const;
         }
       }),
     );

@@ -6,7 +6,12 @@ import { HttpError } from './http-error';
 
 /** What the route needs: a place to store deliveries durably, and a nudge for the worker. */
 export interface WebhookInbox {
-  store(entry: { stripeEventId: string; eventType: string; payload: Record<string, unknown>; stripeCreated: Date }): Promise<boolean>;
+  store(entry: {
+    stripeEventId: string;
+    eventType: string;
+    payload: Record<string, unknown>;
+    stripeCreated: Date;
+  }): Promise<boolean>;
 }
 
 const envelope = z.object({
@@ -41,7 +46,8 @@ export function stripeWebhookRouter(options: StripeWebhookOptions): Router {
     express.raw({ type: () => true, limit: options.maxBodyBytes }),
     async (req, res) => {
       const signature = req.header('stripe-signature');
-      if (!signature) throw new HttpError(400, 'WEBHOOK.MISSING_SIGNATURE', 'The Stripe-Signature header is missing.');
+      if (!signature)
+        throw new HttpError(400, 'WEBHOOK.MISSING_SIGNATURE', 'The Stripe-Signature header is missing.');
       const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       if (raw.length === 0) throw new HttpError(400, 'WEBHOOK.EMPTY_BODY', 'The request body is empty.');
 
@@ -55,7 +61,11 @@ export function stripeWebhookRouter(options: StripeWebhookOptions): Router {
       });
       if (!verified) {
         options.logger.warn({ ip: req.ip }, 'stripe webhook with an invalid signature');
-        throw new HttpError(400, 'WEBHOOK.INVALID_SIGNATURE', 'The Stripe-Signature does not match the body with any configured secret.');
+        throw new HttpError(
+          400,
+          'WEBHOOK.INVALID_SIGNATURE',
+          'The Stripe-Signature does not match the body with any configured secret.',
+        );
       }
 
       let json: unknown;
@@ -81,7 +91,10 @@ export function stripeWebhookRouter(options: StripeWebhookOptions): Router {
         stripeCreated: new Date(parsed.data.created * 1000),
       });
       if (stored) options.onStored?.();
-      options.logger.info({ stripeEventId: parsed.data.id, type: parsed.data.type, duplicate: !stored }, 'stripe webhook stored');
+      options.logger.info(
+        { stripeEventId: parsed.data.id, type: parsed.data.type, duplicate: !stored },
+        'stripe webhook stored',
+      );
       res.status(200).json({ received: true, duplicate: !stored });
     },
   );

@@ -22,7 +22,10 @@ export class InboxWorker {
 
   async drainOnce(): Promise<number> {
     return this.inbox.processDue(this.options.batchSize ?? 50, this.process, (entry, error) =>
-      this.logger.error({ err: error, stripeEventId: entry.stripeEventId, attempts: entry.attempts + 1 }, 'inbox entry failed; will retry'),
+      this.logger.error(
+        { err: error, stripeEventId: entry.stripeEventId, attempts: entry.attempts + 1 },
+        'inbox entry failed; will retry',
+      ),
     );
   }
 

@@ -97,7 +97,9 @@ export class PostgresInbox {
   }
 
   async counts(): Promise<Record<string, number>> {
-    const { rows } = await this.pool.query(`SELECT status, count(*)::int AS n FROM stripe_inbox GROUP BY status`);
+    const { rows } = await this.pool.query(
+      `SELECT status, count(*)::int AS n FROM stripe_inbox GROUP BY status`,
+    );
     return Object.fromEntries(rows.map((r) => [r.status as string, r.n as number]));
   }
 }

@@ -2,7 +2,10 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info', name = 'billing-ledger'): Logger {
+export function createLogger(
+  level: string = process.env.LOG_LEVEL ?? 'info',
+  name = 'billing-ledger',
+): Logger {
   return pino({ name, level, base: { pid: process.pid } });
 }
 

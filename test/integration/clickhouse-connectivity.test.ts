@@ -5,7 +5,10 @@ describe('ClickHouse connectivity', () => {
     const client = await connectClickHouse(process.env.CLICKHOUSE_URL as string);
     try {
       await pingClickHouse(client);
-      const result = await client.query({ query: 'SELECT version() AS version, currentDatabase() AS db', format: 'JSONEachRow' });
+      const result = await client.query({
+        query: 'SELECT version() AS version, currentDatabase() AS db',
+        format: 'JSONEachRow',
+      });
       const [row] = (await result.json()) as { version: string; db: string }[];
       expect(row?.db).toBe('billing');
       expect(row?.version).toMatch(/^\d+\.\d+/);

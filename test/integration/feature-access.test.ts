@@ -33,7 +33,10 @@ type Entitlements = {
   position: string;
 };
 
-const price = (tier: string, interval: 'month' | 'year' = 'month') => ({ id: `price_${tier}_${interval === 'month' ? 'monthly' : 'yearly'}`, interval });
+const price = (tier: string, interval: 'month' | 'year' = 'month') => ({
+  id: `price_${tier}_${interval === 'month' ? 'monthly' : 'yearly'}`,
+  interval,
+});
 
 describe('feature access through the real pipeline', () => {
   let system: TestSystem;
@@ -61,16 +64,38 @@ describe('feature access through the real pipeline', () => {
   }
 
   function sub(customer: string, spec: SubscriptionSpec): SubscriptionSpec {
-    return { id: `sub_${customer.slice(4)}`, customer, created: T, currentPeriodStart: T, currentPeriodEnd: T + 30 * DAY, ...spec };
+    return {
+      id: `sub_${customer.slice(4)}`,
+      customer,
+      created: T,
+      currentPeriodStart: T,
+      currentPeriodEnd: T + 30 * DAY,
+      ...spec,
+    };
   }
 
   const at = (seconds: number) => ({ id: `evt_fa_${++n}_${seconds}`, created: seconds });
 
   it('trial start: the trial gets its tier minus the trial restrictions, with the trial end', async () => {
     const c = 'cus_FaTrial';
-    await deliver(subscriptionCreatedEvent(sub(c, { status: 'trialing', trialStart: T, trialEnd: NOW + 10 * DAY, items: [{ price: price('enterprise') }] }), at(T)));
+    await deliver(
+      subscriptionCreatedEvent(
+        sub(c, {
+          status: 'trialing',
+          trialStart: T,
+          trialEnd: NOW + 10 * DAY,
+          items: [{ price: price('enterprise') }],
+        }),
+        at(T),
+      ),
+    );
     const e = await entitlements(c);
-    expect(e).toMatchObject({ tier: 'enterprise', status: 'trialing', reason: 'trial', trialEndsAt: iso(NOW + 10 * DAY) });
+    expect(e).toMatchObject({
+      tier: 'enterprise',
+      status: 'trialing',
+      reason: 'trial',
+      trialEndsAt: iso(NOW + 10 * DAY),
+    });
     expect(e.features).not.toContain('dedicated_support');
     expect(e.limits).toEqual({ api_calls_per_day: 1000, storage_gb: 5, users: 2 });
   });
@@ -79,9 +104,19 @@ describe('feature access through the real pipeline', () => {
     const c = 'cus_FaConvert';
     const trialEnd = T + 14 * DAY;
     await deliver(
-      subscriptionCreatedEvent(sub(c, { status: 'trialing', trialStart: T, trialEnd, items: [{ price: price('enterprise') }] }), at(T)),
+      subscriptionCreatedEvent(
+        sub(c, { status: 'trialing', trialStart: T, trialEnd, items: [{ price: price('enterprise') }] }),
+        at(T),
+      ),
       subscriptionUpdatedEvent(
-        sub(c, { status: 'active', trialStart: T, trialEnd, currentPeriodStart: trialEnd, currentPeriodEnd: trialEnd + 30 * DAY, items: [{ price: price('enterprise') }] }),
+        sub(c, {
+          status: 'active',
+          trialStart: T,
+          trialEnd,
+          currentPeriodStart: trialEnd,
+          currentPeriodEnd: trialEnd + 30 * DAY,
+          items: [{ price: price('enterprise') }],
+        }),
         at(trialEnd),
       ),
     );
@@ -95,25 +130,64 @@ describe('feature access through the real pipeline', () => {
     const c = 'cus_FaTrialEnd';
     const trialEnd = T + 14 * DAY;
     await deliver(
-      subscriptionCreatedEvent(sub(c, { status: 'trialing', trialStart: T, trialEnd, currentPeriodEnd: trialEnd }), at(T)),
-      subscriptionDeletedEvent(sub(c, { status: 'canceled', trialStart: T, trialEnd, currentPeriodEnd: trialEnd, canceledAt: trialEnd, endedAt: trialEnd }), at(trialEnd)),
+      subscriptionCreatedEvent(
+        sub(c, { status: 'trialing', trialStart: T, trialEnd, currentPeriodEnd: trialEnd }),
+        at(T),
+      ),
+      subscriptionDeletedEvent(
+        sub(c, {
+          status: 'canceled',
+          trialStart: T,
+          trialEnd,
+          currentPeriodEnd: trialEnd,
+          canceledAt: trialEnd,
+          endedAt: trialEnd,
+        }),
+        at(trialEnd),
+      ),
     );
-    expect(await entitlements(c)).toMatchObject({ tier: null, features: [], status: 'canceled', reason: 'trial_ended' });
+    expect(await entitlements(c)).toMatchObject({
+      tier: null,
+      features: [],
+      status: 'canceled',
+      reason: 'trial_ended',
+    });
   });
 
   it('upgrade then downgrade: features and limits follow the plan', async () => {
     const c = 'cus_FaPlans';
-    await deliver(subscriptionCreatedEvent(sub(c, { items: [{ id: 'si_FaPlans', price: price('basic') }] }), at(T)));
-    expect(await entitlements(c)).toMatchObject({ tier: 'basic', limits: { api_calls_per_day: 1000, storage_gb: 5, users: 1 } });
+    await deliver(
+      subscriptionCreatedEvent(sub(c, { items: [{ id: 'si_FaPlans', price: price('basic') }] }), at(T)),
+    );
+    expect(await entitlements(c)).toMatchObject({
+      tier: 'basic',
+      limits: { api_calls_per_day: 1000, storage_gb: 5, users: 1 },
+    });
 
-    await deliver(subscriptionUpdatedEvent(sub(c, { items: [{ id: 'si_FaPlans', price: price('premium') }] }), at(T + DAY)));
+    await deliver(
+      subscriptionUpdatedEvent(
+        sub(c, { items: [{ id: 'si_FaPlans', price: price('premium') }] }),
+        at(T + DAY),
+      ),
+    );
     const up = await entitlements(c);
-    expect(up).toMatchObject({ tier: 'premium', limits: { api_calls_per_day: 10000, storage_gb: 50, users: 5 } });
+    expect(up).toMatchObject({
+      tier: 'premium',
+      limits: { api_calls_per_day: 10000, storage_gb: 50, users: 5 },
+    });
     expect(up.features).toContain('advanced_api');
 
-    await deliver(subscriptionUpdatedEvent(sub(c, { items: [{ id: 'si_FaPlans', price: price('basic') }] }), at(T + 2 * DAY)));
+    await deliver(
+      subscriptionUpdatedEvent(
+        sub(c, { items: [{ id: 'si_FaPlans', price: price('basic') }] }),
+        at(T + 2 * DAY),
+      ),
+    );
     const down = await entitlements(c);
-    expect(down).toMatchObject({ tier: 'basic', limits: { api_calls_per_day: 1000, storage_gb: 5, users: 1 } });
+    expect(down).toMatchObject({
+      tier: 'basic',
+      limits: { api_calls_per_day: 1000, storage_gb: 5, users: 1 },
+    });
     expect(down.features).not.toContain('advanced_api');
   });
 
@@ -121,18 +195,44 @@ describe('feature access through the real pipeline', () => {
     const c = 'cus_FaCancel';
     const periodEnd = NOW + 10 * DAY;
     await deliver(
-      subscriptionCreatedEvent(sub(c, { currentPeriodEnd: periodEnd, items: [{ price: price('premium') }] }), at(T)),
-      subscriptionUpdatedEvent(sub(c, { currentPeriodEnd: periodEnd, cancelAtPeriodEnd: true, items: [{ price: price('premium') }] }), at(T + DAY)),
+      subscriptionCreatedEvent(
+        sub(c, { currentPeriodEnd: periodEnd, items: [{ price: price('premium') }] }),
+        at(T),
+      ),
+      subscriptionUpdatedEvent(
+        sub(c, {
+          currentPeriodEnd: periodEnd,
+          cancelAtPeriodEnd: true,
+          items: [{ price: price('premium') }],
+        }),
+        at(T + DAY),
+      ),
     );
-    expect(await entitlements(c)).toMatchObject({ tier: 'premium', reason: 'cancellation_scheduled_grace', accessUntil: iso(periodEnd) });
+    expect(await entitlements(c)).toMatchObject({
+      tier: 'premium',
+      reason: 'cancellation_scheduled_grace',
+      accessUntil: iso(periodEnd),
+    });
 
     await deliver(
       subscriptionDeletedEvent(
-        sub(c, { status: 'canceled', currentPeriodEnd: periodEnd, cancelAtPeriodEnd: true, canceledAt: periodEnd, endedAt: periodEnd, cancellationReason: 'cancellation_requested', items: [{ price: price('premium') }] }),
+        sub(c, {
+          status: 'canceled',
+          currentPeriodEnd: periodEnd,
+          cancelAtPeriodEnd: true,
+          canceledAt: periodEnd,
+          endedAt: periodEnd,
+          cancellationReason: 'cancellation_requested',
+          items: [{ price: price('premium') }],
+        }),
         at(periodEnd),
       ),
     );
-    expect(await entitlements(c)).toMatchObject({ tier: null, features: [], reason: 'subscription_canceled' });
+    expect(await entitlements(c)).toMatchObject({
+      tier: null,
+      features: [],
+      reason: 'subscription_canceled',
+    });
   });
 
   it('payment failed: past_due keeps access with a reason', async () => {
@@ -140,13 +240,27 @@ describe('feature access through the real pipeline', () => {
     const s = sub(c, { items: [{ price: price('premium') }] });
     await deliver(
       subscriptionCreatedEvent(s, at(T)),
-      invoicePaymentFailedEvent({ id: 'in_FaPastDue', customer: c, subscription: s.id, attemptCount: 1, nextPaymentAttempt: NOW + 3 * DAY }, at(T + 30 * DAY - 100)),
+      invoicePaymentFailedEvent(
+        {
+          id: 'in_FaPastDue',
+          customer: c,
+          subscription: s.id,
+          attemptCount: 1,
+          nextPaymentAttempt: NOW + 3 * DAY,
+        },
+        at(T + 30 * DAY - 100),
+      ),
       subscriptionUpdatedEvent({ ...s, status: 'past_due' }, at(T + 30 * DAY - 50)),
     );
     const e = await entitlements(c);
     expect(e).toMatchObject({ tier: 'premium', status: 'past_due', reason: 'payment_past_due_grace' });
     const feature = await system.get(`/v1/customers/${c}/entitlements/advanced_api`);
-    expect(await feature.json()).toEqual({ feature: 'advanced_api', allowed: true, reason: 'payment_past_due_grace', limit: null });
+    expect(await feature.json()).toEqual({
+      feature: 'advanced_api',
+      allowed: true,
+      reason: 'payment_past_due_grace',
+      limit: null,
+    });
   });
 
   it('dunning exhausted: access removed', async () => {
@@ -157,28 +271,58 @@ describe('feature access through the real pipeline', () => {
       subscriptionUpdatedEvent({ ...s, status: 'past_due' }, at(T + DAY)),
       subscriptionUpdatedEvent({ ...s, status: 'unpaid' }, at(T + 10 * DAY)),
     );
-    expect(await entitlements(c)).toMatchObject({ tier: null, features: [], status: 'unpaid', reason: 'dunning_exhausted' });
+    expect(await entitlements(c)).toMatchObject({
+      tier: null,
+      features: [],
+      status: 'unpaid',
+      reason: 'dunning_exhausted',
+    });
     const feature = await system.get(`/v1/customers/${c}/entitlements/core_features`);
-    expect(await feature.json()).toEqual({ feature: 'core_features', allowed: false, reason: 'dunning_exhausted', limit: null });
+    expect(await feature.json()).toEqual({
+      feature: 'core_features',
+      allowed: false,
+      reason: 'dunning_exhausted',
+      limit: null,
+    });
   });
 
   it('two subscriptions on one customer: the highest tier wins and limits combine', async () => {
     const c = 'cus_FaTwo';
     await deliver(
-      subscriptionCreatedEvent(sub(c, { id: 'sub_FaTwoBasic', items: [{ price: price('basic', 'year') }] }), at(T)),
-      subscriptionCreatedEvent(sub(c, { id: 'sub_FaTwoEnt', items: [{ price: price('enterprise') }] }), at(T + 60)),
+      subscriptionCreatedEvent(
+        sub(c, { id: 'sub_FaTwoBasic', items: [{ price: price('basic', 'year') }] }),
+        at(T),
+      ),
+      subscriptionCreatedEvent(
+        sub(c, { id: 'sub_FaTwoEnt', items: [{ price: price('enterprise') }] }),
+        at(T + 60),
+      ),
     );
     const e = await entitlements(c);
     expect(e.tier).toBe('enterprise');
     expect(e.features).toEqual(expect.arrayContaining(['basic_analytics', 'custom_dashboards']));
-    await deliver(subscriptionDeletedEvent(sub(c, { id: 'sub_FaTwoEnt', status: 'canceled', canceledAt: T + DAY, endedAt: T + DAY, items: [{ price: price('enterprise') }] }), at(T + DAY)));
+    await deliver(
+      subscriptionDeletedEvent(
+        sub(c, {
+          id: 'sub_FaTwoEnt',
+          status: 'canceled',
+          canceledAt: T + DAY,
+          endedAt: T + DAY,
+          items: [{ price: price('enterprise') }],
+        }),
+        at(T + DAY),
+      ),
+    );
     expect(await entitlements(c)).toMatchObject({ tier: 'basic' });
   });
 
   it('answers by the product user id, and a customer deleted in Stripe loses its entitlements but keeps its audit trail', async () => {
     const c = 'cus_FaUser';
     await deliver(
-      customerCreatedEvent({ id: c, email: 'user@example.com', metadata: { user_id: 'u_fa_1' }, created: T }, at(T)),
+      customerCreatedEvent(
+        { id: c, email: 'user@example.com', metadata: { user_id: 'u_fa_1' }, created: T },
+        at(T),
+      ),
       subscriptionCreatedEvent(sub(c, { items: [{ price: price('premium') }] }), at(T + 10)),
     );
     const byUser = await system.get('/v1/users/u_fa_1/entitlements');
@@ -190,7 +334,9 @@ describe('feature access through the real pipeline', () => {
     expect((await system.get('/v1/users/u_fa_1/entitlements')).status).toBe(404);
     const audit = await system.get(`/v1/customers/${c}/audit`);
     const trail = (await audit.json()) as { items: { type: string }[] };
-    expect(trail.items.map((i) => i.type)).toEqual(expect.arrayContaining(['CustomerRegistered', 'SubscriptionStarted', 'CustomerDeleted']));
+    expect(trail.items.map((i) => i.type)).toEqual(
+      expect.arrayContaining(['CustomerRegistered', 'SubscriptionStarted', 'CustomerDeleted']),
+    );
   });
 
   it('?at= answers what the live model said at each moment of a scripted timeline', async () => {
@@ -198,11 +344,76 @@ describe('feature access through the real pipeline', () => {
     const trialEnd = T + 7 * DAY;
     const periodEnd = trialEnd + 30 * DAY;
     const timeline: [number, object][] = [
-      [T, subscriptionCreatedEvent(sub(c, { status: 'trialing', trialStart: T, trialEnd, currentPeriodEnd: trialEnd, items: [{ id: 'si_TL', price: price('basic') }] }), at(T))],
-      [trialEnd, subscriptionUpdatedEvent(sub(c, { status: 'active', trialStart: T, trialEnd, currentPeriodStart: trialEnd, currentPeriodEnd: periodEnd, items: [{ id: 'si_TL', price: price('basic') }] }), at(trialEnd))],
-      [trialEnd + DAY, subscriptionUpdatedEvent(sub(c, { status: 'active', trialStart: T, trialEnd, currentPeriodStart: trialEnd, currentPeriodEnd: periodEnd, items: [{ id: 'si_TL', price: price('premium') }] }), at(trialEnd + DAY))],
-      [trialEnd + 2 * DAY, subscriptionUpdatedEvent(sub(c, { status: 'past_due', trialStart: T, trialEnd, currentPeriodStart: trialEnd, currentPeriodEnd: periodEnd, items: [{ id: 'si_TL', price: price('premium') }] }), at(trialEnd + 2 * DAY))],
-      [trialEnd + 3 * DAY, subscriptionUpdatedEvent(sub(c, { status: 'active', trialStart: T, trialEnd, currentPeriodStart: trialEnd, currentPeriodEnd: periodEnd, cancelAtPeriodEnd: true, items: [{ id: 'si_TL', price: price('premium') }] }), at(trialEnd + 3 * DAY))],
+      [
+        T,
+        subscriptionCreatedEvent(
+          sub(c, {
+            status: 'trialing',
+            trialStart: T,
+            trialEnd,
+            currentPeriodEnd: trialEnd,
+            items: [{ id: 'si_TL', price: price('basic') }],
+          }),
+          at(T),
+        ),
+      ],
+      [
+        trialEnd,
+        subscriptionUpdatedEvent(
+          sub(c, {
+            status: 'active',
+            trialStart: T,
+            trialEnd,
+            currentPeriodStart: trialEnd,
+            currentPeriodEnd: periodEnd,
+            items: [{ id: 'si_TL', price: price('basic') }],
+          }),
+          at(trialEnd),
+        ),
+      ],
+      [
+        trialEnd + DAY,
+        subscriptionUpdatedEvent(
+          sub(c, {
+            status: 'active',
+            trialStart: T,
+            trialEnd,
+            currentPeriodStart: trialEnd,
+            currentPeriodEnd: periodEnd,
+            items: [{ id: 'si_TL', price: price('premium') }],
+          }),
+          at(trialEnd + DAY),
+        ),
+      ],
+      [
+        trialEnd + 2 * DAY,
+        subscriptionUpdatedEvent(
+          sub(c, {
+            status: 'past_due',
+            trialStart: T,
+            trialEnd,
+            currentPeriodStart: trialEnd,
+            currentPeriodEnd: periodEnd,
+            items: [{ id: 'si_TL', price: price('premium') }],
+          }),
+          at(trialEnd + 2 * DAY),
+        ),
+      ],
+      [
+        trialEnd + 3 * DAY,
+        subscriptionUpdatedEvent(
+          sub(c, {
+            status: 'active',
+            trialStart: T,
+            trialEnd,
+            currentPeriodStart: trialEnd,
+            currentPeriodEnd: periodEnd,
+            cancelAtPeriodEnd: true,
+            items: [{ id: 'si_TL', price: price('premium') }],
+          }),
+          at(trialEnd + 3 * DAY),
+        ),
+      ],
     ];
     const live: [number, Entitlements][] = [];
     for (const [when, event] of timeline) {
@@ -234,7 +445,8 @@ describe('feature access through the real pipeline', () => {
     expect(before.audit.length).toBeGreaterThan(20);
 
     // Republish the whole log twice through the real relay and Kafka: every consumer sees each event three times in all.
-    for (const round of [1, 2]) expect(await system.republishAll(`replay-${round}`)).toBe(before.audit.length);
+    for (const round of [1, 2])
+      expect(await system.republishAll(`replay-${round}`)).toBe(before.audit.length);
     await system.settle();
     const after = await snapshot(system);
     expect(after.redis).toEqual(before.redis);

@@ -44,8 +44,14 @@ describe('Kafka bus (real broker)', () => {
     const seen: BusEvent[] = [];
     const group = `g-${randomUUID().slice(0, 8)}`;
     const consumer = bus.consumer(group);
-    await consumer.start({ handle: async (events) => void seen.push(...events), deadLetter: async () => undefined });
-    await eventually(async () => seen.length, (n) => n >= first.length);
+    await consumer.start({
+      handle: async (events) => void seen.push(...events),
+      deadLetter: async () => undefined,
+    });
+    await eventually(
+      async () => seen.length,
+      (n) => n >= first.length,
+    );
     await consumer.stop();
 
     for (const c of customers) {
@@ -58,8 +64,14 @@ describe('Kafka bus (real broker)', () => {
     await publisher.publish(second);
     const resumed: BusEvent[] = [];
     const again = bus.consumer(group);
-    await again.start({ handle: async (events) => void resumed.push(...events), deadLetter: async () => undefined });
-    await eventually(async () => resumed.length, (n) => n >= second.length);
+    await again.start({
+      handle: async (events) => void resumed.push(...events),
+      deadLetter: async () => undefined,
+    });
+    await eventually(
+      async () => resumed.length,
+      (n) => n >= second.length,
+    );
     await again.stop();
     await publisher.close();
     expect(resumed.map((e) => e.eventId).sort()).toEqual(second.map((e) => e.eventId).sort());

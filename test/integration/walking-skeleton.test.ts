@@ -9,7 +9,12 @@ import { signStripePayload } from '../support/app';
 
 const created = Math.floor(Date.parse('2026-01-10T12:00:00Z') / 1000);
 
-function subscriptionCreated(eventId: string, customer: string, subscription: string, price = 'price_premium_monthly') {
+function subscriptionCreated(
+  eventId: string,
+  customer: string,
+  subscription: string,
+  price = 'price_premium_monthly',
+) {
   return {
     id: eventId,
     object: 'event',
@@ -83,7 +88,11 @@ describe('walking skeleton: a Stripe webhook becomes an entitlement through Post
     const body = await eventually(
       async () => {
         const r = await system.get('/v1/customers/cus_Skeleton1/entitlements');
-        return { status: r.status, body: (await r.json()) as Record<string, unknown>, etag: r.headers.get('etag') };
+        return {
+          status: r.status,
+          body: (await r.json()) as Record<string, unknown>,
+          etag: r.headers.get('etag'),
+        };
       },
       (r) => r.status === 200,
     );
@@ -100,13 +109,28 @@ describe('walking skeleton: a Stripe webhook becomes an entitlement through Post
     expect(body.etag).toBe(`"cus_Skeleton1@${String(body.body.position)}"`);
 
     const feature = await system.get('/v1/customers/cus_Skeleton1/entitlements/advanced_api');
-    expect(await feature.json()).toEqual({ feature: 'advanced_api', allowed: true, reason: 'active_subscription', limit: null });
+    expect(await feature.json()).toEqual({
+      feature: 'advanced_api',
+      allowed: true,
+      reason: 'active_subscription',
+      limit: null,
+    });
     const missing = await system.get('/v1/customers/cus_Skeleton1/entitlements/custom_dashboards');
-    expect(await missing.json()).toEqual({ feature: 'custom_dashboards', allowed: false, reason: 'not_in_tier', limit: null });
+    expect(await missing.json()).toEqual({
+      feature: 'custom_dashboards',
+      allowed: false,
+      reason: 'not_in_tier',
+      limit: null,
+    });
   });
 
   it('stores the same webhook posted twice as one event in the store', async () => {
-    const payload = subscriptionCreated('evt_skeleton_twice', 'cus_Twice1', 'sub_Twice1', 'price_basic_monthly');
+    const payload = subscriptionCreated(
+      'evt_skeleton_twice',
+      'cus_Twice1',
+      'sub_Twice1',
+      'price_basic_monthly',
+    );
     const first = await system.postWebhook(payload);
     const second = await system.postWebhook(payload);
     expect(first.status).toBe(200);
@@ -117,7 +141,9 @@ describe('walking skeleton: a Stripe webhook becomes an entitlement through Post
       () => system.get('/v1/customers/cus_Twice1/entitlements').then((r) => r.status),
       (status) => status === 200,
     );
-    const inbox = await system.pool.query(`SELECT count(*)::int AS n FROM stripe_inbox WHERE stripe_event_id = 'evt_skeleton_twice'`);
+    const inbox = await system.pool.query(
+      `SELECT count(*)::int AS n FROM stripe_inbox WHERE stripe_event_id = 'evt_skeleton_twice'`,
+    );
     expect(inbox.rows[0].n).toBe(1);
     const events = await system.store.readStream('subscription-sub_Twice1');
     expect(events.map((e) => e.type)).toEqual(['SubscriptionStarted']);
@@ -129,7 +155,9 @@ describe('walking skeleton: a Stripe webhook becomes an entitlement through Post
     const response = await system.postWebhook(payload, { secret: 'whsec_not_ours' });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ code: 'WEBHOOK.INVALID_SIGNATURE' });
-    const inbox = await system.pool.query(`SELECT count(*)::int AS n FROM stripe_inbox WHERE stripe_event_id = 'evt_skeleton_forged'`);
+    const inbox = await system.pool.query(
+      `SELECT count(*)::int AS n FROM stripe_inbox WHERE stripe_event_id = 'evt_skeleton_forged'`,
+    );
     expect(inbox.rows[0].n).toBe(0);
     expect(await system.store.readStream('subscription-sub_Forged1')).toEqual([]);
   });
@@ -138,11 +166,17 @@ describe('walking skeleton: a Stripe webhook becomes an entitlement through Post
     const body = '{"id":"evt_bad","type":"customer.subscription.created",';
     const response = await fetch(`${system.url}/webhooks/stripe`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'stripe-signature': signStripePayload(body, system.config.STRIPE_WEBHOOK_SECRET[0] as string) },
+      headers: {
+        'content-type': 'application/json',
+        'stripe-signature': signStripePayload(body, system.config.STRIPE_WEBHOOK_SECRET[0] as string),
+      },
       body,
     });
     expect(response.status).toBe(400);
-    expect(await response.json()).toEqual({ error: 'The webhook body is not valid JSON.', code: 'WEBHOOK.MALFORMED_JSON' });
+    expect(await response.json()).toEqual({
+      error: 'The webhook body is not valid JSON.',
+      code: 'WEBHOOK.MALFORMED_JSON',
+    });
   });
 
   it('reports every dependency on /ready and is alive on /health', async () => {
@@ -152,7 +186,13 @@ describe('walking skeleton: a Stripe webhook becomes an entitlement through Post
     const body = (await ready.json()) as { status: string; dependencies: Record<string, { status: string }> };
     expect(ready.status).toBe(200);
     expect(body.status).toBe('ready');
-    expect(Object.keys(body.dependencies).sort()).toEqual(['clickhouse', 'eventStore', 'kafka', 'postgres', 'redis']);
+    expect(Object.keys(body.dependencies).sort()).toEqual([
+      'clickhouse',
+      'eventStore',
+      'kafka',
+      'postgres',
+      'redis',
+    ]);
     for (const dependency of Object.values(body.dependencies)) expect(dependency.status).toBe('up');
   });
 

@@ -69,12 +69,21 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     },
     settle: (timeoutMs = 30_000) => settle(system, config, namespace, timeoutMs),
     async republishAll(name) {
-      const bus = new KafkaBus({ brokers: config.KAFKA_BROKERS, topic: config.KAFKA_TOPIC, partitions: config.KAFKA_PARTITIONS, logger: silentLogger });
+      const bus = new KafkaBus({
+        brokers: config.KAFKA_BROKERS,
+        topic: config.KAFKA_TOPIC,
+        partitions: config.KAFKA_PARTITIONS,
+        logger: silentLogger,
+      });
       const publisher = bus.publisher();
-      const relay = new Relay(system.store, publisher, new MemoryCheckpoints(), { name, logger: silentLogger });
+      const relay = new Relay(system.store, publisher, new MemoryCheckpoints(), {
+        name,
+        logger: silentLogger,
+      });
       let total = 0;
       try {
-        for (let published = await relay.runOnce(); published > 0; published = await relay.runOnce()) total += published;
+        for (let published = await relay.runOnce(); published > 0; published = await relay.runOnce())
+          total += published;
       } finally {
         await publisher.close();
       }
@@ -94,28 +103,44 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
 
 export const CONSUMER_GROUPS = ['entitlements', 'audit-log'];
 
-async function settle(system: RunningSystem, config: Config, namespace: string, timeoutMs: number): Promise<void> {
+async function settle(
+  system: RunningSystem,
+  config: Config,
+  namespace: string,
+  timeoutMs: number,
+): Promise<void> {
   const { Kafka, logLevel } = await import('kafkajs');
   const admin = new Kafka({ brokers: config.KAFKA_BROKERS, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
     await eventually(
       async () => {
-        const pending = await system.pool.query(`SELECT count(*)::int AS n FROM stripe_inbox WHERE status = 'pending'`);
+        const pending = await system.pool.query(
+          `SELECT count(*)::int AS n FROM stripe_inbox WHERE status = 'pending'`,
+        );
         const head = await system.store.headPosition();
-        const relayed = await system.pool.query('SELECT position FROM checkpoints WHERE name = $1', [`${namespace}:relay`]);
+        const relayed = await system.pool.query('SELECT position FROM checkpoints WHERE name = $1', [
+          `${namespace}:relay`,
+        ]);
         const relayPosition = relayed.rows[0] ? BigInt(relayed.rows[0].position) : 0n;
         const ends = await admin.fetchTopicOffsets(config.KAFKA_TOPIC);
         let lag = 0n;
         for (const group of CONSUMER_GROUPS) {
-          const [committed] = await admin.fetchOffsets({ groupId: `${namespace}.${group}`, topics: [config.KAFKA_TOPIC] });
+          const [committed] = await admin.fetchOffsets({
+            groupId: `${namespace}.${group}`,
+            topics: [config.KAFKA_TOPIC],
+          });
           for (const end of ends) {
             const done = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
             const consumed = BigInt(done) < 0n ? BigInt(end.low) : BigInt(done);
             lag += BigInt(end.high) - consumed;
           }
         }
-        return { pending: pending.rows[0].n as number, behind: (head - relayPosition).toString(), lag: lag.toString() };
+        return {
+          pending: pending.rows[0].n as number,
+          behind: (head - relayPosition).toString(),
+          lag: lag.toString(),
+        };
       },
       (s) => s.pending === 0 && s.behind === '0' && s.lag === '0',
       { timeoutMs, intervalMs: 100 },

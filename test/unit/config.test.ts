@@ -50,7 +50,14 @@ describe('configuration from the environment', () => {
 
   it('names every missing required variable', () => {
     expect(problemsOf({}).sort()).toEqual(
-      ['CLICKHOUSE_URL', 'DATABASE_URL', 'KAFKA_BROKERS', 'REDIS_URL', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'].sort(),
+      [
+        'CLICKHOUSE_URL',
+        'DATABASE_URL',
+        'KAFKA_BROKERS',
+        'REDIS_URL',
+        'STRIPE_SECRET_KEY',
+        'STRIPE_WEBHOOK_SECRET',
+      ].sort(),
     );
   });
 

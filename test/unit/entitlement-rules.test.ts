@@ -26,7 +26,9 @@ describe('tier of a price', () => {
   it('maps by price id, then lookup key, then metadata.tier, else nothing', () => {
     expect(tierForPrice(catalog, { priceId: 'price_basic_monthly' })).toBe('basic');
     expect(tierForPrice(catalog, { priceId: 'price_x', lookupKey: 'enterprise_yearly' })).toBe('enterprise');
-    expect(tierForPrice(catalog, { priceId: 'price_x', priceMetadata: { tier: 'unlimited' } })).toBe('unlimited');
+    expect(tierForPrice(catalog, { priceId: 'price_x', priceMetadata: { tier: 'unlimited' } })).toBe(
+      'unlimited',
+    );
     expect(tierForPrice(catalog, { priceId: 'price_x', priceMetadata: { tier: 'gold' } })).toBeNull();
   });
 });
@@ -49,7 +51,13 @@ describe('entitlements of a customer', () => {
     const e = computeEntitlements(
       catalog,
       customer,
-      [sub({ status: 'trialing', trialEnd: '2026-01-15T00:00:00.000Z', items: [{ priceId: 'price_enterprise_monthly', lookupKey: null, priceMetadata: {} }] })],
+      [
+        sub({
+          status: 'trialing',
+          trialEnd: '2026-01-15T00:00:00.000Z',
+          items: [{ priceId: 'price_enterprise_monthly', lookupKey: null, priceMetadata: {} }],
+        }),
+      ],
       1n,
     );
     expect(e.tier).toBe('enterprise');
@@ -67,15 +75,26 @@ describe('entitlements of a customer', () => {
 
   it('keeps access until the period ends when cancellation is scheduled, then removes it', () => {
     const e = computeEntitlements(catalog, customer, [sub({ cancelAtPeriodEnd: true })], 2n);
-    expect(e).toMatchObject({ tier: 'premium', reason: 'cancellation_scheduled_grace', accessUntil: '2026-02-01T00:00:00.000Z' });
+    expect(e).toMatchObject({
+      tier: 'premium',
+      reason: 'cancellation_scheduled_grace',
+      accessUntil: '2026-02-01T00:00:00.000Z',
+    });
     expect(asOf(e, new Date('2026-01-31T23:59:59Z')).tier).toBe('premium');
-    expect(asOf(e, new Date('2026-02-01T00:00:00Z'))).toMatchObject({ tier: null, features: [], reason: 'access_period_ended' });
+    expect(asOf(e, new Date('2026-02-01T00:00:00Z'))).toMatchObject({
+      tier: null,
+      features: [],
+      reason: 'access_period_ended',
+    });
   });
 
   it('keeps the tier while past_due, with a reason', () => {
     const e = computeEntitlements(catalog, customer, [sub({ status: 'past_due' })], 3n);
     expect(e).toMatchObject({ tier: 'premium', status: 'past_due', reason: 'payment_past_due_grace' });
-    expect(featureAccess(catalog, e, 'advanced_api')).toMatchObject({ allowed: true, reason: 'payment_past_due_grace' });
+    expect(featureAccess(catalog, e, 'advanced_api')).toMatchObject({
+      allowed: true,
+      reason: 'payment_past_due_grace',
+    });
   });
 
   it.each([
@@ -87,23 +106,51 @@ describe('entitlements of a customer', () => {
   ])('grants nothing when %s %p, saying %s', (status, extra, reason) => {
     const e = computeEntitlements(catalog, customer, [sub({ status, ...extra })], 4n);
     expect(e).toMatchObject({ tier: null, features: [], reason });
-    expect(featureAccess(catalog, e, 'core_features')).toEqual({ feature: 'core_features', allowed: false, reason, limit: null });
+    expect(featureAccess(catalog, e, 'core_features')).toEqual({
+      feature: 'core_features',
+      allowed: false,
+      reason,
+      limit: null,
+    });
   });
 
   it('combines two subscriptions: the highest tier wins, features add up, limits are the most generous', () => {
-    const basic = sub({ subscriptionId: 'sub_b', items: [{ priceId: 'price_basic_monthly', lookupKey: null, priceMetadata: {} }] });
-    const enterprise = sub({ subscriptionId: 'sub_e', items: [{ priceId: 'price_enterprise_yearly', lookupKey: null, priceMetadata: {} }] });
+    const basic = sub({
+      subscriptionId: 'sub_b',
+      items: [{ priceId: 'price_basic_monthly', lookupKey: null, priceMetadata: {} }],
+    });
+    const enterprise = sub({
+      subscriptionId: 'sub_e',
+      items: [{ priceId: 'price_enterprise_yearly', lookupKey: null, priceMetadata: {} }],
+    });
     const e = computeEntitlements(catalog, customer, [basic, enterprise], 9n);
     expect(e.tier).toBe('enterprise');
     expect(e.subscriptionId).toBe('sub_e');
-    expect(e.features).toEqual(expect.arrayContaining(['basic_analytics', 'email_support', 'custom_dashboards']));
+    expect(e.features).toEqual(
+      expect.arrayContaining(['basic_analytics', 'email_support', 'custom_dashboards']),
+    );
     expect(e.limits).toEqual({ api_calls_per_day: null, storage_gb: 500, users: 50 });
   });
 
   it('says not_in_tier for a feature the tier lacks, and gives limits by name', () => {
-    const e = computeEntitlements(catalog, customer, [sub({ items: [{ priceId: 'price_basic_yearly', lookupKey: null, priceMetadata: {} }] })], 5n);
-    expect(featureAccess(catalog, e, 'custom_dashboards')).toEqual({ feature: 'custom_dashboards', allowed: false, reason: 'not_in_tier', limit: null });
-    expect(featureAccess(catalog, e, 'storage_gb')).toEqual({ feature: 'storage_gb', allowed: true, reason: 'active_subscription', limit: 5 });
+    const e = computeEntitlements(
+      catalog,
+      customer,
+      [sub({ items: [{ priceId: 'price_basic_yearly', lookupKey: null, priceMetadata: {} }] })],
+      5n,
+    );
+    expect(featureAccess(catalog, e, 'custom_dashboards')).toEqual({
+      feature: 'custom_dashboards',
+      allowed: false,
+      reason: 'not_in_tier',
+      limit: null,
+    });
+    expect(featureAccess(catalog, e, 'storage_gb')).toEqual({
+      feature: 'storage_gb',
+      allowed: true,
+      reason: 'active_subscription',
+      limit: 5,
+    });
   });
 
   it('grants nothing to a deleted customer', () => {
@@ -112,7 +159,12 @@ describe('entitlements of a customer', () => {
   });
 
   it('grants nothing for a price the catalogue does not know', () => {
-    const e = computeEntitlements(catalog, customer, [sub({ items: [{ priceId: 'price_mystery', lookupKey: null, priceMetadata: {} }] })], 6n);
+    const e = computeEntitlements(
+      catalog,
+      customer,
+      [sub({ items: [{ priceId: 'price_mystery', lookupKey: null, priceMetadata: {} }] })],
+      6n,
+    );
     expect(e).toMatchObject({ tier: null, reason: 'price_not_in_catalog' });
   });
 });

@@ -21,7 +21,13 @@ function sign(body: string, secret = SECRET): string {
 }
 
 const event = (id = 'evt_1') =>
-  JSON.stringify({ id, object: 'event', type: 'customer.created', created: 1767225600, data: { object: { id: 'cus_1' } } });
+  JSON.stringify({
+    id,
+    object: 'event',
+    type: 'customer.created',
+    created: 1767225600,
+    data: { object: { id: 'cus_1' } },
+  });
 
 describe('POST /webhooks/stripe', () => {
   let server: Server;
@@ -89,7 +95,10 @@ describe('POST /webhooks/stripe', () => {
     const response = await post(body, { 'stripe-signature': sign(body) });
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toMatch(/application\/json/);
-    expect(await response.json()).toMatchObject({ code: 'WEBHOOK.MALFORMED_JSON', error: expect.any(String) });
+    expect(await response.json()).toMatchObject({
+      code: 'WEBHOOK.MALFORMED_JSON',
+      error: expect.any(String),
+    });
     expect(inbox.entries.size).toBe(0);
   });
 
@@ -104,7 +113,12 @@ describe('POST /webhooks/stripe', () => {
   });
 
   it('rejects an oversized body with 413', async () => {
-    const body = JSON.stringify({ id: 'evt_big', type: 'customer.created', created: 1, data: { object: { pad: 'x'.repeat(5000) } } });
+    const body = JSON.stringify({
+      id: 'evt_big',
+      type: 'customer.created',
+      created: 1,
+      data: { object: { pad: 'x'.repeat(5000) } },
+    });
     const response = await post(body, { 'stripe-signature': sign(body) });
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ code: 'REQUEST.TOO_LARGE' });

@@ -46,7 +46,13 @@ function grantOf(catalog: PlanCatalog, sub: SubscriptionAccess): Grant {
     .filter((tier): tier is string => tier !== null)
     .sort((a, b) => (catalog.tiers[b]?.rank ?? 0) - (catalog.tiers[a]?.rank ?? 0));
   const tier = tiers[0] ?? null;
-  const base = { subscriptionId: sub.subscriptionId, status: sub.status, trial: false, trialEndsAt: null, accessUntil: null };
+  const base = {
+    subscriptionId: sub.subscriptionId,
+    status: sub.status,
+    trial: false,
+    trialEndsAt: null,
+    accessUntil: null,
+  };
   const none = (reason: string): Grant => ({ ...base, tier: null, reason });
   const scheduledEnd = sub.cancelAtPeriodEnd ? sub.currentPeriodEnd : sub.cancelAt;
 
@@ -54,10 +60,18 @@ function grantOf(catalog: PlanCatalog, sub: SubscriptionAccess): Grant {
   switch (sub.status) {
     case 'trialing':
       if (!tier) return none('price_not_in_catalog');
-      return { ...base, tier, trial: true, trialEndsAt: sub.trialEnd, accessUntil: scheduledEnd, reason: 'trial' };
+      return {
+        ...base,
+        tier,
+        trial: true,
+        trialEndsAt: sub.trialEnd,
+        accessUntil: scheduledEnd,
+        reason: 'trial',
+      };
     case 'active':
       if (!tier) return none('price_not_in_catalog');
-      if (scheduledEnd) return { ...base, tier, accessUntil: scheduledEnd, reason: 'cancellation_scheduled_grace' };
+      if (scheduledEnd)
+        return { ...base, tier, accessUntil: scheduledEnd, reason: 'cancellation_scheduled_grace' };
       return { ...base, tier, reason: 'active_subscription' };
     case 'past_due':
       if (!tier) return none('price_not_in_catalog');
@@ -87,7 +101,11 @@ function mergeLimits(target: Limits, source: Limits): Limits {
   return result;
 }
 
-function restrictForTrial(catalog: PlanCatalog, features: string[], limits: Limits): { features: string[]; limits: Limits } {
+function restrictForTrial(
+  catalog: PlanCatalog,
+  features: string[],
+  limits: Limits,
+): { features: string[]; limits: Limits } {
   const excluded = new Set(catalog.trial.excludedFeatures);
   const capped: Limits = { ...limits };
   for (const [key, cap] of Object.entries(catalog.trial.limits)) {
@@ -126,12 +144,18 @@ export function computeEntitlements(
   const grants = subscriptions.map((sub) => grantOf(catalog, sub));
   const granting = grants
     .filter((g): g is Grant & { tier: string } => g.tier !== null)
-    .sort((a, b) => (catalog.tiers[b.tier]?.rank ?? 0) - (catalog.tiers[a.tier]?.rank ?? 0) || Number(a.trial) - Number(b.trial));
+    .sort(
+      (a, b) =>
+        (catalog.tiers[b.tier]?.rank ?? 0) - (catalog.tiers[a.tier]?.rank ?? 0) ||
+        Number(a.trial) - Number(b.trial),
+    );
   const winner = granting[0];
   if (!winner) {
     // Nothing granted: explain with the most recent subscription's reason, if any.
     const last = grants[grants.length - 1];
-    return last ? { ...empty, status: last.status, reason: last.reason, subscriptionId: last.subscriptionId } : empty;
+    return last
+      ? { ...empty, status: last.status, reason: last.reason, subscriptionId: last.subscriptionId }
+      : empty;
   }
 
   let features = new Set<string>();
@@ -139,7 +163,9 @@ export function computeEntitlements(
   for (const grant of granting) {
     const tier = catalog.tiers[grant.tier];
     if (!tier) continue;
-    const granted = grant.trial ? restrictForTrial(catalog, tier.features, tier.limits) : { features: tier.features, limits: tier.limits };
+    const granted = grant.trial
+      ? restrictForTrial(catalog, tier.features, tier.limits)
+      : { features: tier.features, limits: tier.limits };
     granted.features.forEach((f) => features.add(f));
     limits = mergeLimits(limits, granted.limits);
   }
@@ -176,7 +202,11 @@ export interface FeatureAnswer {
 }
 
 /** `{ allowed, reason, limit }` for one feature. The limit is the one named like the feature, if any. */
-export function featureAccess(catalog: PlanCatalog, entitlements: Entitlements, feature: string): FeatureAnswer {
+export function featureAccess(
+  catalog: PlanCatalog,
+  entitlements: Entitlements,
+  feature: string,
+): FeatureAnswer {
   const limit = entitlements.limits[feature] ?? null;
   if (entitlements.features.includes(feature) || (feature in entitlements.limits && entitlements.tier)) {
     return { feature, allowed: true, reason: entitlements.reason, limit };

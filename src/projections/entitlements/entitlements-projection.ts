@@ -1,5 +1,13 @@
-import { subscriptionEventSchemas, type SubscriptionEvent, type SubscriptionEventType } from '../../aggregates/subscription/events';
-import { evolveSubscription, initialSubscriptionState, type SubscriptionState } from '../../aggregates/subscription/state';
+import {
+  subscriptionEventSchemas,
+  type SubscriptionEvent,
+  type SubscriptionEventType,
+} from '../../aggregates/subscription/events';
+import {
+  evolveSubscription,
+  initialSubscriptionState,
+  type SubscriptionState,
+} from '../../aggregates/subscription/state';
 import type { BusEvent } from '../../bus/port';
 import type { PlanCatalog } from '../../catalog/catalog';
 import type { Logger } from '../../shared/logger';
@@ -23,14 +31,20 @@ function accessOf(state: SubscriptionState): SubscriptionAccess | null {
   return {
     subscriptionId: state.subscriptionId,
     status: state.status,
-    items: state.items.map((item) => ({ priceId: item.priceId, lookupKey: item.lookupKey, priceMetadata: item.priceMetadata })),
+    items: state.items.map((item) => ({
+      priceId: item.priceId,
+      lookupKey: item.lookupKey,
+      priceMetadata: item.priceMetadata,
+    })),
     trialEnd: state.trialEnd,
     currentPeriodEnd: state.currentPeriodEnd,
     cancelAtPeriodEnd: state.cancelAtPeriodEnd,
     cancelAt: state.cancelAt,
     trialEndedUnpaid: state.trialEndedWithoutPayment,
     // Stripe's retries ran out: it marked the subscription unpaid, or cancelled it for payment failure.
-    dunningExhausted: state.status === 'unpaid' || (state.status === 'canceled' && state.cancellationReason === 'payment_failed'),
+    dunningExhausted:
+      state.status === 'unpaid' ||
+      (state.status === 'canceled' && state.cancellationReason === 'payment_failed'),
   };
 }
 
@@ -44,7 +58,10 @@ function userIdIn(data: Record<string, unknown>): string | null | undefined {
  * Feature access as a pure fold over a customer's events. Unknown or malformed events are
  * logged and leave the state unchanged: a projection never throws on data.
  */
-export function entitlementsProjection(catalog: PlanCatalog, logger: Logger): CustomerAccessProjection<CustomerAccessState> {
+export function entitlementsProjection(
+  catalog: PlanCatalog,
+  logger: Logger,
+): CustomerAccessProjection<CustomerAccessState> {
   return {
     initial: (customerId) => ({ customerId, userId: null, deleted: false, subscriptions: {} }),
 
@@ -52,13 +69,19 @@ export function entitlementsProjection(catalog: PlanCatalog, logger: Logger): Cu
       if (isSubscriptionEvent(event.type)) {
         const parsed = subscriptionEventSchemas[event.type].safeParse(event.data);
         if (!parsed.success) {
-          logger.warn({ eventId: event.eventId, type: event.type, issues: parsed.error.issues.slice(0, 3) }, 'entitlements: skipped a malformed event');
+          logger.warn(
+            { eventId: event.eventId, type: event.type, issues: parsed.error.issues.slice(0, 3) },
+            'entitlements: skipped a malformed event',
+          );
           return state;
         }
         const domainEvent = { type: event.type, data: parsed.data } as SubscriptionEvent;
         const id = domainEvent.data.subscriptionId;
         const previous = state.subscriptions[id] ?? initialSubscriptionState;
-        return { ...state, subscriptions: { ...state.subscriptions, [id]: evolveSubscription(previous, domainEvent) } };
+        return {
+          ...state,
+          subscriptions: { ...state.subscriptions, [id]: evolveSubscription(previous, domainEvent) },
+        };
       }
       switch (event.type) {
         case 'CustomerRegistered':
@@ -80,7 +103,12 @@ export function entitlementsProjection(catalog: PlanCatalog, logger: Logger): Cu
         .map(accessOf)
         .filter((access): access is SubscriptionAccess => access !== null)
         .sort((a, b) => (a.subscriptionId < b.subscriptionId ? -1 : 1));
-      return computeEntitlements(catalog, { customerId: state.customerId, userId: state.userId, deleted: state.deleted }, subscriptions, position);
+      return computeEntitlements(
+        catalog,
+        { customerId: state.customerId, userId: state.userId, deleted: state.deleted },
+        subscriptions,
+        position,
+      );
     },
 
     userIdOf: (state) => (state.deleted ? null : state.userId),

@@ -25,7 +25,10 @@ export function pointInTimeEntitlements(
   return async (customerId: string, at: Date): Promise<Entitlements | null> => {
     const known = await live.getState(customerId);
     if (!known) return null;
-    const streams = [customerStream(customerId), ...Object.keys(known.state.subscriptions).map(subscriptionStream)];
+    const streams = [
+      customerStream(customerId),
+      ...Object.keys(known.state.subscriptions).map(subscriptionStream),
+    ];
     const events = (await Promise.all(streams.map((stream) => readWholeStream(store, stream))))
       .flat()
       .filter((event) => occurredAt(event) <= at.getTime())

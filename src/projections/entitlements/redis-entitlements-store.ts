@@ -60,7 +60,10 @@ export class RedisEntitlementsStore<State> {
     return { applied, skipped };
   }
 
-  private async applyToCustomer(customerId: string, events: BusEvent[]): Promise<{ applied: number; skipped: number }> {
+  private async applyToCustomer(
+    customerId: string,
+    events: BusEvent[],
+  ): Promise<{ applied: number; skipped: number }> {
     const key = this.stateKey(customerId);
     for (let attempt = 0; attempt < 20; attempt++) {
       await this.redis.watch(key);
