@@ -262,6 +262,17 @@ describe('Customer: customer-wide discounts (customer.discount.* without a subsc
       .given(history(created(), discountCreatedEvent(discount, at(1))))
       .when(cmd(discountCreatedEvent(discount, at(1))))
       .then([]);
+    spec
+      .given(history(created(), discountCreatedEvent(discount, at(1)), discountDeletedEvent(discount, at(2))))
+      .when(cmd(discountDeletedEvent(discount, at(2))))
+      .then([]);
+  });
+
+  it('a removal older than the latest apply, arriving after it, is ignored explicitly', () => {
+    spec
+      .given(history(created(), discountCreatedEvent(discount, at(3))))
+      .when(cmd(discountDeletedEvent(discount, at(2))))
+      .thenMatch([{ type: 'CustomerStaleEventIgnored', data: { reason: 'stale_discount_event' } }]);
   });
 });
 

@@ -419,6 +419,18 @@ describe('Subscription: customer.discount.created / deleted for the subscription
       .thenMatch([{ type: 'SubscriptionStarted', data: { mrr: mrr(1000) } }]);
   });
 
+  it('twice: the same removal writes nothing', () => {
+    const given = history(
+      created(),
+      discountCreatedEvent(discount, at(1)),
+      discountDeletedEvent(discount, at(2)),
+    );
+    spec
+      .given(given)
+      .when(cmd(discountDeletedEvent(discount, at(2))))
+      .then([]);
+  });
+
   it('twice: the same discount event writes nothing', () => {
     spec
       .given(history(created(), discountCreatedEvent(discount, at(1))))

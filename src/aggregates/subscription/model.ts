@@ -80,4 +80,3 @@ export const subscriptionSnapshot = z.object({
   pauseCollection: pauseCollection.nullable(),
 });
 export type SubscriptionSnapshot = z.infer<typeof subscriptionSnapshot>;
-
