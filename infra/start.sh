@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # npm 11 here rejects any lock file in `npm ci` (it drops other platforms' optional
+  # packages from the lock, then reports them missing); `npm install` follows the lock.
+  npm install --no-audit --no-fund
 fi
 bash infra/local/stack.sh start
 # shellcheck source=local/env.sh

@@ -9,7 +9,9 @@ started=$(date +%s)
 
 step "npm dependencies"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  # npm 11 here rejects any lock file in `npm ci` (it drops other platforms' optional
+  # packages from the lock, then reports them missing); `npm install` follows the lock.
+  npm install --no-audit --no-fund
 else
   echo "node_modules up to date"
 fi
