@@ -30,26 +30,35 @@ export class InboxWorker {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      let handled: number;
-      try {
-        handled = await this.drainOnce();
-      } catch (error) {
-        this.logger.error({ err: error }, 'inbox worker failed; retrying');
-        await sleep(1000, signal);
-        continue;
+    const onAbort = () => this.wake?.();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (!signal.aborted) {
+        let handled: number;
+        try {
+          handled = await this.drainOnce();
+        } catch (error) {
+          this.logger.error({ err: error }, 'inbox worker failed; retrying');
+          await sleep(1000, signal);
+          continue;
+        }
+        if (handled === 0 && !signal.aborted) await this.idle();
       }
-      if (handled === 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.pollMs ?? 500);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-          signal.addEventListener('abort', () => this.wake?.(), { once: true });
-        });
-        this.wake = null;
-      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Waits for the next poll, or less when kicked or stopped. */
+  private idle(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, this.options.pollMs ?? 500);
+      this.wake = done;
+    });
   }
 }
