@@ -19,9 +19,15 @@ import { PostgresInbox, type InboxOutcome } from '../inbox/inbox';
 import { InboxWorker } from '../inbox/inbox-worker';
 import { connectClickHouse, pingClickHouse, type ClickHouseClient } from '../infra/clickhouse/clickhouse';
 import { migratePostgres } from '../infra/postgres/migrate';
-import { entitlementsProjection } from '../projections/entitlements/entitlements-projection';
+import {
+  entitlementsProjection,
+  type CustomerAccessState,
+} from '../projections/entitlements/entitlements-projection';
 import { pointInTimeEntitlements } from '../projections/entitlements/point-in-time';
-import { RedisEntitlementsStore } from '../projections/entitlements/redis-entitlements-store';
+import {
+  RedisEntitlementsStore,
+  type CustomerAccessProjection,
+} from '../projections/entitlements/redis-entitlements-store';
 import { PostgresCheckpoints } from '../relay/checkpoints';
 import { Relay } from '../relay/relay';
 import { createLogger, type Logger } from '../shared/logger';
@@ -44,7 +50,8 @@ export interface RunningSystem {
   redis: Redis;
   clickhouse: ClickHouseClient;
   catalog: PlanCatalog;
-  entitlements: RedisEntitlementsStore<unknown>;
+  entitlements: RedisEntitlementsStore<CustomerAccessState>;
+  accessProjection: CustomerAccessProjection<CustomerAccessState>;
   stop(): Promise<void>;
 }
 
@@ -166,7 +173,8 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
     redis,
     clickhouse,
     catalog,
-    entitlements: entitlements as RedisEntitlementsStore<unknown>,
+    entitlements,
+    accessProjection,
     async stop() {
       abort.abort();
       if (server) await new Promise<void>((resolve) => server?.close(() => resolve()));
@@ -185,6 +193,7 @@ export async function openReadSide(config: Config, namespace = 'billing-ledger')
   const logger = createLogger(config.LOG_LEVEL);
   const catalog = loadCatalog(config.PLAN_CATALOG ?? DEFAULT_CATALOG_PATH);
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: 4 });
+  await migratePostgres(pool);
   const store = createEventStore({
     kind: config.EVENT_STORE,
     pool,
@@ -194,6 +203,8 @@ export async function openReadSide(config: Config, namespace = 'billing-ledger')
   const projection = entitlementsProjection(catalog, logger);
   const entitlements = new RedisEntitlementsStore(redis, projection, `${namespace}:ent:`);
   return {
+    store,
+    projection,
     entitlements,
     pointInTime: pointInTimeEntitlements(store, entitlements, projection),
     async close() {

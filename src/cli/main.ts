@@ -4,7 +4,8 @@ import { openReadSide, startSystem } from '../app/system';
 import { createEventStore } from '../eventstore/create-event-store';
 import { asOf } from '../projections/entitlements/compute-entitlements';
 import { rebuildAuditLog } from '../projections/audit/rebuild-audit-log';
-import { progress } from './progress';
+import { progress, type Progress } from './progress';
+import { rebuildEntitlements } from '../projections/entitlements/rebuild-entitlements';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { migratePostgres } from '../infra/postgres/migrate';
 import { connectClickHouse } from '../infra/clickhouse/clickhouse';
@@ -65,38 +66,69 @@ program
 program
   .command('rebuild')
   .description('Rebuild a read model from the event log without downtime')
-  .argument('<projection>', 'audit-log')
+  .argument('<projection>', 'entitlements | audit-log')
   .action(async (projection: string) => {
-    if (projection !== 'audit-log') {
-      throw new Error(`Unknown projection "${projection}". Rebuildable now: audit-log.`);
-    }
-    const cfg = config();
-    const logger = createLogger(cfg.LOG_LEVEL);
-    const pool = new Pool({ connectionString: cfg.DATABASE_URL });
-    const store = createEventStore({
-      kind: cfg.EVENT_STORE,
-      pool,
-      connectionString: cfg.EVENTSTORE_CONNECTION_STRING,
-    });
-    try {
-      await migratePostgres(pool);
-      const head = await store.headPosition();
-      const bar = progress('rebuild audit-log', Number(head));
-      const result = await rebuildAuditLog({
-        pool,
-        store,
-        logger,
-        onProgress: (p) => bar.update(Number(p.position), `${p.events} events`),
-      });
-      bar.stop();
-      process.stdout.write(
-        `audit-log rebuilt: ${result.events} events up to position ${result.position}; previous rows kept in ${result.retiredTable}\n`,
+    const rebuilds: Record<string, (cfg: Config) => Promise<string>> = {
+      entitlements: rebuildEntitlementsCommand,
+      'audit-log': rebuildAuditLogCommand,
+    };
+    const rebuild = rebuilds[projection];
+    if (!rebuild)
+      throw new Error(
+        `Unknown projection "${projection}". Rebuildable: ${Object.keys(rebuilds).join(', ')}.`,
       );
-    } finally {
-      await store.close();
-      await pool.end();
-    }
+    process.stdout.write(`${await rebuild(config())}\n`);
   });
+
+async function rebuildEntitlementsCommand(cfg: Config): Promise<string> {
+  const side = await openReadSide(cfg);
+  try {
+    let bar: Progress | null = null;
+    let phase = '';
+    const result = await rebuildEntitlements({
+      store: side.store,
+      live: side.entitlements,
+      projection: side.projection,
+      onProgress: (p) => {
+        if (p.phase !== phase) {
+          bar?.stop();
+          phase = p.phase;
+          bar = progress(p.phase === 'fold' ? 'fold the log' : 'swap customers', p.total);
+        }
+        bar?.update(p.done);
+      },
+    });
+    (bar as Progress | null)?.stop();
+    return `entitlements rebuilt: ${result.events} events, ${result.customers} customers, up to position ${result.position} (${result.caughtUp} caught up with live events)`;
+  } finally {
+    await side.close();
+  }
+}
+
+async function rebuildAuditLogCommand(cfg: Config): Promise<string> {
+  const logger = createLogger(cfg.LOG_LEVEL);
+  const pool = new Pool({ connectionString: cfg.DATABASE_URL });
+  const store = createEventStore({
+    kind: cfg.EVENT_STORE,
+    pool,
+    connectionString: cfg.EVENTSTORE_CONNECTION_STRING,
+  });
+  try {
+    await migratePostgres(pool);
+    const bar = progress('rebuild audit-log', Number(await store.headPosition()));
+    const result = await rebuildAuditLog({
+      pool,
+      store,
+      logger,
+      onProgress: (p) => bar.update(Number(p.position), `${p.events} events`),
+    });
+    bar.stop();
+    return `audit-log rebuilt: ${result.events} events up to position ${result.position}; previous rows kept in ${result.retiredTable}`;
+  } finally {
+    await store.close();
+    await pool.end();
+  }
+}
 
 program
   .command('entitlements')

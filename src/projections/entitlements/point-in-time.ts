@@ -41,6 +41,20 @@ export function pointInTimeEntitlements(
   };
 }
 
+/** Every event of a customer (its own stream and its subscriptions'), in log order. */
+export async function customerEvents(
+  store: EventStore,
+  state: CustomerAccessState,
+): Promise<RecordedEvent[]> {
+  const streams = [
+    customerStream(state.customerId),
+    ...Object.keys(state.subscriptions).map(subscriptionStream),
+  ];
+  return (await Promise.all(streams.map((stream) => readWholeStream(store, stream))))
+    .flat()
+    .sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+}
+
 async function readWholeStream(store: EventStore, stream: string): Promise<RecordedEvent[]> {
   const events: RecordedEvent[] = [];
   for (;;) {

@@ -60,20 +60,14 @@ export class RedisEntitlementsStore<State> {
     return { applied, skipped };
   }
 
-  private async applyToCustomer(
+  private applyToCustomer(
     customerId: string,
     events: BusEvent[],
   ): Promise<{ applied: number; skipped: number }> {
-    const key = this.stateKey(customerId);
-    for (let attempt = 0; attempt < 20; attempt++) {
-      await this.redis.watch(key);
-      const raw = await this.redis.get(key);
-      const stored: Stored<State> = raw
-        ? (JSON.parse(raw) as Stored<State>)
-        : { position: '0', state: this.projection.initial(customerId) };
-      let position = BigInt(stored.position);
-      let state = stored.state;
-      let applied = 0;
+    let applied = 0;
+    return this.update(customerId, async (stored) => {
+      let { position, state } = stored;
+      applied = 0;
       for (const event of events) {
         const eventPosition = BigInt(event.position);
         if (eventPosition <= position) continue;
@@ -81,24 +75,57 @@ export class RedisEntitlementsStore<State> {
         position = eventPosition;
         applied += 1;
       }
-      if (applied === 0) {
+      return applied === 0 ? null : { position, state };
+    }).then(() => ({ applied, skipped: events.length - applied }));
+  }
+
+  /**
+   * Replaces a customer's state with one computed elsewhere (a rebuild). `compute` sees what is
+   * stored now, so a rebuild can fold in events the live consumer applied meanwhile.
+   */
+  replace(
+    customerId: string,
+    compute: (stored: { position: bigint; state: State }) => Promise<{ position: bigint; state: State }>,
+  ): Promise<void> {
+    return this.update(customerId, compute);
+  }
+
+  /**
+   * The one way the model changes: read the customer's state under WATCH, compute the next one
+   * (null: nothing to do), write state, answer and user mapping in one MULTI; retry if another
+   * writer got there first (e.g. a partition rebalance, or a rebuild).
+   */
+  private async update(
+    customerId: string,
+    compute: (stored: {
+      position: bigint;
+      state: State;
+    }) => Promise<{ position: bigint; state: State } | null>,
+  ): Promise<void> {
+    const key = this.stateKey(customerId);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await this.redis.watch(key);
+      const raw = await this.redis.get(key);
+      const stored = raw
+        ? (JSON.parse(raw) as Stored<State>)
+        : { position: '0', state: this.projection.initial(customerId) };
+      const next = await compute({ position: BigInt(stored.position), state: stored.state });
+      if (next === null) {
         await this.redis.unwatch();
-        return { applied: 0, skipped: events.length };
+        return;
       }
       const previousUser = this.projection.userIdOf(stored.state);
-      const userId = this.projection.userIdOf(state);
-      const doc = this.projection.render(state, position);
+      const userId = this.projection.userIdOf(next.state);
+      const doc = this.projection.render(next.state, next.position);
       const multi = this.redis
         .multi()
-        .set(key, JSON.stringify({ position: position.toString(), state }))
+        .set(key, JSON.stringify({ position: next.position.toString(), state: next.state }))
         .set(this.docKey(customerId), JSON.stringify(doc));
       if (previousUser && previousUser !== userId) multi.del(this.userKey(previousUser));
       if (userId) multi.set(this.userKey(userId), customerId);
-      const result = await multi.exec();
-      if (result !== null) return { applied, skipped: events.length - applied };
-      // Another writer touched this customer (e.g. during a partition rebalance): reload and retry.
+      if ((await multi.exec()) !== null) return;
     }
-    throw new Error(`Could not apply events for ${customerId}: too many concurrent writers`);
+    throw new Error(`Could not update ${customerId}: too many concurrent writers`);
   }
 
   /** The folded state and its position, or null for a customer never seen. */
