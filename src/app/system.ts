@@ -28,6 +28,7 @@ import {
   RedisEntitlementsStore,
   type CustomerAccessProjection,
 } from '../projections/entitlements/redis-entitlements-store';
+import { Metrics } from '../infra/metrics/metrics';
 import { PostgresCheckpoints } from '../relay/checkpoints';
 import { Relay } from '../relay/relay';
 import { createLogger, type Logger } from '../shared/logger';
@@ -80,6 +81,11 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
 
   const accessProjection = entitlementsProjection(catalog, logger);
   const entitlements = new RedisEntitlementsStore(redis, accessProjection, `${namespace}:ent:`);
+  const checkpoints = new PostgresCheckpoints(pool);
+  const relayName = `${namespace}:relay`;
+  const metrics = new Metrics({
+    relayLag: async () => Number((await store.headPosition()) - ((await checkpoints.load(relayName)) ?? 0n)),
+  });
   const inbox = new PostgresInbox(pool);
   const abort = new AbortController();
   const running: Promise<void>[] = [];
@@ -90,13 +96,19 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
     worker = new InboxWorker(
       inbox,
       async (entry): Promise<InboxOutcome> => {
-        const result = await processStripeEvent(store, entry.payload, { correlationId: entry.stripeEventId });
+        const result = await processStripeEvent(store, entry.payload, {
+          correlationId: entry.stripeEventId,
+        }).catch((error: unknown) => {
+          metrics.inbox.inc({ outcome: 'failed' });
+          throw error;
+        });
         const status =
           result.outcome === 'applied'
             ? 'processed'
             : result.outcome === 'unhandled_type'
               ? 'unhandled'
               : 'invalid';
+        metrics.inbox.inc({ outcome: status });
         if (status === 'invalid')
           logger.warn({ stripeEventId: entry.stripeEventId, reason: result.reason }, 'stripe event rejected');
         return { status, detail: result };
@@ -106,9 +118,10 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
     running.push(worker.run(abort.signal));
 
     const publisher = bus.publisher();
-    const relay = new Relay(store, publisher, new PostgresCheckpoints(pool), {
-      name: `${namespace}:relay`,
+    const relay = new Relay(store, publisher, checkpoints, {
+      name: relayName,
       logger,
+      onPublished: (count) => metrics.relayed.inc(count),
     });
     running.push(relay.run(abort.signal).finally(() => publisher.close()));
 
@@ -121,8 +134,14 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
     for (const [name, apply] of Object.entries(projections)) {
       const consumer = bus.consumer(`${namespace}.${name}`);
       await consumer.start({
-        handle: async (events) => void (await apply(events)),
-        deadLetter: async (letter) => logger.warn({ consumer: name, reason: letter.reason }, 'dead letter'),
+        handle: async (events) => {
+          await apply(events);
+          metrics.projected.inc({ projection: name }, events.length);
+        },
+        deadLetter: async (letter) => {
+          metrics.deadLetters.inc({ consumer: name });
+          logger.warn({ consumer: name, reason: letter.reason }, 'dead letter');
+        },
       });
       consumers.push(consumer);
     }
@@ -146,6 +165,7 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
           inbox,
           logger,
           onStored: () => worker?.kick(),
+          onResult: (result) => metrics.webhooks.inc({ result }),
         }),
         entitlementsRouter({
           reader: entitlements,
@@ -154,8 +174,10 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
           guard: requireScope(config.API_KEYS, 'entitlements:read'),
         }),
         auditRouter({ pool, guard: requireScope(config.API_KEYS, 'audit:read') }),
+        metrics.router(),
       ],
       logger,
+      [metrics.httpMiddleware()],
     );
     server = await new Promise<Server>((resolve, reject) => {
       const s = app.listen(config.PORT, '127.0.0.1', () => resolve(s));

@@ -28,6 +28,8 @@ export interface StripeWebhookOptions {
   inbox: WebhookInbox;
   logger: Logger;
   onStored?: () => void;
+  /** Every delivery's result, for metrics. */
+  onResult?: (result: 'stored' | 'duplicate' | 'rejected') => void;
   /** Signature tolerance in seconds (Stripe's default is 300). */
   toleranceSeconds?: number;
 }
@@ -43,6 +45,13 @@ export function stripeWebhookRouter(options: StripeWebhookOptions): Router {
 
   router.post(
     '/webhooks/stripe',
+    (req, res, next) => {
+      // Count deliveries rejected anywhere below, the body parser's 413 included.
+      res.once('finish', () => {
+        if (res.statusCode >= 400) options.onResult?.('rejected');
+      });
+      next();
+    },
     express.raw({ type: () => true, limit: options.maxBodyBytes }),
     async (req, res) => {
       const signature = req.header('stripe-signature');
@@ -91,6 +100,7 @@ export function stripeWebhookRouter(options: StripeWebhookOptions): Router {
         stripeCreated: new Date(parsed.data.created * 1000),
       });
       if (stored) options.onStored?.();
+      options.onResult?.(stored ? 'stored' : 'duplicate');
       options.logger.info(
         { stripeEventId: parsed.data.id, type: parsed.data.type, duplicate: !stored },
         'stripe webhook stored',

@@ -10,6 +10,7 @@ export interface RelayOptions {
   /** How long to wait before looking again when the log has nothing new. */
   idleMs?: number;
   logger: Logger;
+  onPublished?: (count: number) => void;
 }
 
 /**
@@ -43,6 +44,7 @@ export class Relay {
     await this.publisher.publish(events.map(toBusEvent));
     await this.checkpoints.save(this.name, last.position);
     this.position = last.position;
+    this.options.onPublished?.(events.length);
     return events.length;
   }
 

@@ -1,5 +1,6 @@
 import { startTestSystem, eventually, type TestSystem } from '../support/app';
 import { signStripePayload } from '../support/app';
+import { customerCreatedEvent } from '../support/stripe-fixtures';
 
 /**
  * One Stripe event all the way through the real services: signed webhook → PostgreSQL inbox →
@@ -204,5 +205,37 @@ describe('walking skeleton: a Stripe webhook becomes an entitlement through Post
     const bad = await system.get('/v1/customers/not-a-customer/entitlements');
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ code: 'REQUEST.INVALID_PARAMETER' });
+  });
+});
+
+describe('metrics', () => {
+  let system: TestSystem;
+  beforeAll(async () => {
+    system = await startTestSystem();
+  });
+  afterAll(async () => {
+    await system?.stop();
+  });
+
+  it('GET /metrics counts webhooks by result, inbox outcomes, relayed and projected events, in Prometheus text', async () => {
+    const created = customerCreatedEvent({ id: 'cus_Metrics1' }, { id: 'evt_metrics_1' });
+    await system.postWebhook(created);
+    await system.postWebhook(created);
+    await system.postWebhook({ id: 'evt_metrics_2', type: 'customer.created' }, { secret: 'whsec_wrong' });
+    await system.settle();
+    const response = await fetch(`${system.url}/metrics`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/text\/plain/);
+    const text = await response.text();
+    expect(text).toMatch(/billing_ledger_webhooks_total\{result="stored"\} 1\b/);
+    expect(text).toMatch(/billing_ledger_webhooks_total\{result="duplicate"\} 1\b/);
+    expect(text).toMatch(/billing_ledger_webhooks_total\{result="rejected"\} 1\b/);
+    expect(text).toMatch(/billing_ledger_inbox_events_total\{outcome="processed"\} 1\b/);
+    expect(text).toMatch(/billing_ledger_relay_events_total [1-9]/);
+    expect(text).toMatch(/billing_ledger_projection_events_total\{projection="entitlements"\} [1-9]/);
+    expect(text).toMatch(/billing_ledger_relay_lag_events 0\b/);
+    expect(text).toMatch(
+      /billing_ledger_http_request_duration_seconds_count\{method="POST",route="\/webhooks\/stripe",status="200"\} 2\b/,
+    );
   });
 });
