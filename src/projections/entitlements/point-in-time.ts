@@ -25,14 +25,9 @@ export function pointInTimeEntitlements(
   return async (customerId: string, at: Date): Promise<Entitlements | null> => {
     const known = await live.getState(customerId);
     if (!known) return null;
-    const streams = [
-      customerStream(customerId),
-      ...Object.keys(known.state.subscriptions).map(subscriptionStream),
-    ];
-    const events = (await Promise.all(streams.map((stream) => readWholeStream(store, stream))))
-      .flat()
-      .filter((event) => occurredAt(event) <= at.getTime())
-      .sort((a, b) => (a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+    const events = (await customerEvents(store, known.state)).filter(
+      (event) => occurredAt(event) <= at.getTime(),
+    );
     const last = events[events.length - 1];
     if (!last) return null;
     let state = projection.initial(customerId);
