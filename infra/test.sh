@@ -25,8 +25,9 @@ source infra/local/env.sh
 step "typecheck"
 npx tsc --noEmit
 
-step "lint"
+step "lint and format"
 npx eslint .
+npx prettier --check . --log-level warn
 
 step "tests"
 mkdir -p .local
