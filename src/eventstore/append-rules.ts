@@ -1,7 +1,10 @@
 import {
   DuplicateEventIdError,
   WrongExpectedRevisionError,
+  type AppendOutcome,
+  type AppendRequest,
   type EventData,
+  type EventStore,
   type ExpectedRevision,
 } from './port';
 
@@ -33,6 +36,58 @@ export function assertValidEvents(streamName: string, events: EventData[]): void
     if (ids.has(event.id)) throw new DuplicateEventIdError(streamName, [event.id]);
     ids.add(event.id);
   }
+}
+
+/** Each request valid on its own, each stream once, and no event id twice in the call. */
+export function assertValidRequests(requests: AppendRequest[]): void {
+  const streams = new Set<string>();
+  const ids = new Set<string>();
+  for (const { streamName, events } of requests) {
+    assertValidEvents(streamName, events);
+    if (streams.has(streamName))
+      throw new TypeError(
+        `appendMany: stream ${streamName} appears twice; merge its events into one request`,
+      );
+    streams.add(streamName);
+    for (const event of events) {
+      if (ids.has(event.id)) throw new DuplicateEventIdError(streamName, [event.id]);
+      ids.add(event.id);
+    }
+  }
+}
+
+/** The conflicts appendToStream throws, as an outcome; anything else is rethrown. */
+export function asFailedOutcome(streamName: string, error: unknown): AppendOutcome {
+  if (error instanceof WrongExpectedRevisionError || error instanceof DuplicateEventIdError)
+    return { streamName, status: 'failed', error };
+  throw error;
+}
+
+/**
+ * appendMany for stores without multi-stream transactions: one append after another. A failed
+ * request skips the rest of its group, but what its group appended before it stays.
+ */
+export async function appendOneByOne(
+  store: Pick<EventStore, 'appendToStream'>,
+  requests: AppendRequest[],
+): Promise<AppendOutcome[]> {
+  assertValidRequests(requests);
+  const failedGroups = new Set<string>();
+  const outcomes: AppendOutcome[] = [];
+  for (const { streamName, events, expected, group } of requests) {
+    if (group !== undefined && failedGroups.has(group)) {
+      outcomes.push({ streamName, status: 'skipped' });
+      continue;
+    }
+    try {
+      const result = await store.appendToStream(streamName, events, expected);
+      outcomes.push({ streamName, status: 'appended', ...result });
+    } catch (error) {
+      outcomes.push(asFailedOutcome(streamName, error));
+      if (group !== undefined) failedGroups.add(group);
+    }
+  }
+  return outcomes;
 }
 
 /** `current` is the stream's last revision, undefined when it does not exist. */

@@ -16,10 +16,12 @@ import {
   type ReadPosition,
   type ResolvedEvent,
 } from '@kurrent/kurrentdb-client';
-import { assertValidEvents } from './append-rules';
+import { appendOneByOne, assertValidEvents } from './append-rules';
 import { DEFAULT_READ_BATCH, DEFAULT_SUBSCRIPTION_BATCH } from './follow-log';
 import {
   WrongExpectedRevisionError,
+  type AppendOutcome,
+  type AppendRequest,
   type AppendResult,
   type EventData,
   type EventMetadata,
@@ -53,6 +55,11 @@ export class KurrentDbEventStore implements EventStore {
 
   static fromConnectionString(connectionString: string): KurrentDbEventStore {
     return new KurrentDbEventStore(KurrentDBClient.connectionString(connectionString));
+  }
+
+  /** KurrentDB has no multi-stream transaction: one append after another (see appendOneByOne). */
+  appendMany(requests: AppendRequest[]): Promise<AppendOutcome[]> {
+    return appendOneByOne(this, requests);
   }
 
   async appendToStream(

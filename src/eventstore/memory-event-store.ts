@@ -1,6 +1,16 @@
-import { asStoredJson, assertValidEvents, decideAppend, type StoredEventRef } from './append-rules';
+import {
+  asFailedOutcome,
+  asStoredJson,
+  assertValidEvents,
+  assertValidRequests,
+  decideAppend,
+  type AppendDecision,
+  type StoredEventRef,
+} from './append-rules';
 import { DEFAULT_READ_BATCH, followLog, untilClosed } from './follow-log';
 import type {
+  AppendOutcome,
+  AppendRequest,
   AppendResult,
   EventData,
   EventStore,
@@ -25,17 +35,50 @@ export class MemoryEventStore implements EventStore {
     expected: ExpectedRevision,
   ): Promise<AppendResult> {
     assertValidEvents(streamName, events);
+    const result = this.apply(streamName, events, this.decide(streamName, events, expected));
+    if (events.length > 0) this.wakeup.notify();
+    return result;
+  }
+
+  /** Every request is checked before any is applied, so a group is all-or-nothing here too. */
+  async appendMany(requests: AppendRequest[]): Promise<AppendOutcome[]> {
+    assertValidRequests(requests);
+    const failedGroups = new Set<string>();
+    const decisions = requests.map(({ streamName, events, expected, group }) => {
+      try {
+        return this.decide(streamName, events, expected);
+      } catch (error) {
+        if (group !== undefined) failedGroups.add(group);
+        return asFailedOutcome(streamName, error);
+      }
+    });
+    const outcomes = requests.map(({ streamName, events, group }, i): AppendOutcome => {
+      const decision = decisions[i]!;
+      if ('status' in decision) return decision;
+      if (group !== undefined && failedGroups.has(group)) return { streamName, status: 'skipped' };
+      const result = this.apply(streamName, events, decision);
+      return { streamName, status: decision.kind === 'replay' ? 'replay' : 'appended', ...result };
+    });
+    if (outcomes.some((o) => o.status === 'appended')) this.wakeup.notify();
+    return outcomes;
+  }
+
+  private decide(streamName: string, events: EventData[], expected: ExpectedRevision): AppendDecision {
     const stream = this.streams.get(streamName) ?? [];
     const current = stream.length === 0 ? undefined : stream.length - 1;
-    const decision = decideAppend(
+    return decideAppend(
       streamName,
       events,
       expected,
       current,
       events.map((event) => this.byId.get(event.id)),
     );
+  }
+
+  private apply(streamName: string, events: EventData[], decision: AppendDecision): AppendResult {
     if (decision.kind === 'replay')
       return { nextExpectedRevision: decision.nextExpectedRevision, position: decision.position };
+    const stream = this.streams.get(streamName) ?? [];
     const recordedAt = new Date();
     events.forEach((event, i) => {
       const recorded: RecordedEvent = {
@@ -50,7 +93,6 @@ export class MemoryEventStore implements EventStore {
       this.byId.set(event.id, recorded);
     });
     this.streams.set(streamName, stream);
-    if (events.length > 0) this.wakeup.notify();
     return {
       nextExpectedRevision: stream.length - 1,
       position: stream[stream.length - 1]?.position ?? 0n,

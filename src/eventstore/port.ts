@@ -47,6 +47,25 @@ export interface AppendResult {
   position: bigint;
 }
 
+/** One stream's part of a multi-stream append. */
+export interface AppendRequest {
+  streamName: string;
+  events: EventData[];
+  expected: ExpectedRevision;
+  /**
+   * Requests with the same group are all-or-nothing: when one fails, the others answer `skipped`
+   * and store nothing. Atomic on PostgreSQL and in memory; stores without multi-stream
+   * transactions (KurrentDB) apply them one by one and skip the group's remaining requests.
+   */
+  group?: string;
+}
+
+/** What became of one request of `appendMany`, in request order. */
+export type AppendOutcome =
+  | ({ streamName: string; status: 'appended' | 'replay' } & AppendResult)
+  | { streamName: string; status: 'failed'; error: WrongExpectedRevisionError | DuplicateEventIdError }
+  | { streamName: string; status: 'skipped' };
+
 export interface ReadAllOptions {
   /** Exclusive: read events with a position greater than this. Omit to start at the beginning. */
   after?: bigint;
@@ -69,6 +88,13 @@ export interface EventStore {
    * @throws WrongExpectedRevisionError
    */
   appendToStream(streamName: string, events: EventData[], expected: ExpectedRevision): Promise<AppendResult>;
+  /**
+   * Several streams at once (each stream at most once per call), with the same rules per
+   * request as appendToStream. A conflict answers that request (and its group) `failed` /
+   * `skipped` instead of throwing, so the other requests are not lost. PostgreSQL does the
+   * whole call in one transaction under one acquisition of the log's lock.
+   */
+  appendMany(requests: AppendRequest[]): Promise<AppendOutcome[]>;
   /** Events of one stream, forwards from a revision (inclusive). Empty when the stream does not exist. */
   readStream(streamName: string, fromRevision?: number): Promise<RecordedEvent[]>;
   /** One batch of the whole log, forwards. */

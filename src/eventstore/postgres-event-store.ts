@@ -1,9 +1,11 @@
-import { Client, type Pool } from 'pg';
-import { assertValidEvents } from './append-rules';
+import { Client, type ClientBase, type Pool } from 'pg';
+import { assertValidEvents, assertValidRequests } from './append-rules';
 import { DEFAULT_READ_BATCH, followLog, untilClosed } from './follow-log';
 import {
   DuplicateEventIdError,
   WrongExpectedRevisionError,
+  type AppendOutcome,
+  type AppendRequest,
   type AppendResult,
   type EventData,
   type EventMetadata,
@@ -41,6 +43,11 @@ interface AppendRow {
   revision: number | null;
   position: string | null;
   conflicting_ids: string[] | null;
+}
+
+interface AppendManyRow extends Omit<AppendRow, 'outcome'> {
+  ord: number;
+  outcome: AppendRow['outcome'] | 'skipped';
 }
 
 const COLUMNS = 'position, event_id, stream_name, revision, type, data, metadata, recorded_at';
@@ -82,6 +89,11 @@ export class PostgresEventStore implements EventStore {
       default:
         throw new Error(`append_to_stream answered ${JSON.stringify(row)}`);
     }
+  }
+
+  /** One transaction, one acquisition of the log's lock (append_many in migration 0005). */
+  appendMany(requests: AppendRequest[]): Promise<AppendOutcome[]> {
+    return appendManyWithin(this.pool, requests);
   }
 
   async readStream(streamName: string, fromRevision = 0): Promise<RecordedEvent[]> {
@@ -150,6 +162,58 @@ export class PostgresEventStore implements EventStore {
         return undefined;
       });
   }
+}
+
+/**
+ * appendMany on a given connection: inside the caller's READ COMMITTED transaction, the events
+ * commit with whatever else that transaction writes (the inbox's status updates), and the log's
+ * lock is held until that commit.
+ */
+export async function appendManyWithin(
+  db: Pick<ClientBase, 'query'>,
+  requests: AppendRequest[],
+): Promise<AppendOutcome[]> {
+  assertValidRequests(requests);
+  if (requests.length === 0) return [];
+  const payload = requests.map(({ streamName, events, expected, group }) => ({
+    stream: streamName,
+    expected: String(expected),
+    group: group ?? null,
+    events: events.map(({ id, type, data, metadata }) => ({ id, type, data, metadata })),
+  }));
+  const { rows } = await db.query<AppendManyRow>(
+    'SELECT ord, outcome, revision, position, conflicting_ids FROM append_many($1) ORDER BY ord',
+    [JSON.stringify(payload)],
+  );
+  return requests.map(({ streamName, expected }, i): AppendOutcome => {
+    const row = rows[i];
+    switch (row?.outcome) {
+      case 'appended':
+      case 'replay':
+        return {
+          streamName,
+          status: row.outcome,
+          nextExpectedRevision: row.revision ?? -1,
+          position: BigInt(row.position ?? 0),
+        };
+      case 'wrong_expected_revision':
+        return {
+          streamName,
+          status: 'failed',
+          error: new WrongExpectedRevisionError(streamName, expected, row.revision ?? 'no_stream'),
+        };
+      case 'duplicate_event_id':
+        return {
+          streamName,
+          status: 'failed',
+          error: new DuplicateEventIdError(streamName, row.conflicting_ids ?? []),
+        };
+      case 'skipped':
+        return { streamName, status: 'skipped' };
+      default:
+        throw new Error(`append_many answered ${JSON.stringify(row)} for request ${i}`);
+    }
+  });
 }
 
 function toRecorded(row: EventRow): RecordedEvent {

@@ -19,6 +19,10 @@ export interface EventStoreContractOptions {
   startsEmpty?: boolean;
   /** An id stored in another stream is rejected. KurrentDB only compares ids at the expected position. */
   rejectsIdsStoredElsewhere?: boolean;
+  /** appendMany keeps a group all-or-nothing (PostgreSQL, memory); KurrentDB applies requests one by one. */
+  atomicGroups?: boolean;
+  /** appendMany tells a replay from an append (stores that check requests themselves). */
+  reportsReplays?: boolean;
   /** Size of the concurrency test. */
   concurrency?: { writers: number; appendsPerWriter: number; streams: number };
   /** Where the concurrency test reports what it did (counts, not times). */
@@ -30,7 +34,12 @@ export function eventStoreContract(
   create: () => Promise<EventStore>,
   options: EventStoreContractOptions = {},
 ): void {
-  const { startsEmpty = true, rejectsIdsStoredElsewhere = true } = options;
+  const {
+    startsEmpty = true,
+    rejectsIdsStoredElsewhere = true,
+    atomicGroups = true,
+    reportsReplays = true,
+  } = options;
   const concurrency = options.concurrency ?? { writers: 6, appendsPerWriter: 150, streams: 12 };
 
   describe(`event store contract: ${adapter}`, () => {
@@ -176,6 +185,143 @@ export function eventStoreContract(
           eventIds: [b.id],
         });
         expect(await store.readStream(name)).toHaveLength(2);
+      });
+    });
+
+    describe('appendMany', () => {
+      it('appends to several streams in one call, with per-request revisions and consecutive positions', async () => {
+        const a = stream('many-a');
+        const b = stream('many-b');
+        await store.appendToStream(b, [event('B0')], 'no_stream');
+        const outcomes = await store.appendMany([
+          { streamName: a, events: [event('A0'), event('A1')], expected: 'no_stream' },
+          { streamName: b, events: [event('B1')], expected: 0 },
+        ]);
+        expect(outcomes.map((o) => [o.streamName, o.status])).toEqual([
+          [a, 'appended'],
+          [b, 'appended'],
+        ]);
+        const readA = await store.readStream(a);
+        const readB = await store.readStream(b);
+        expect(readA.map((e) => [e.type, e.revision])).toEqual([
+          ['A0', 0],
+          ['A1', 1],
+        ]);
+        expect(readB.map((e) => [e.type, e.revision])).toEqual([
+          ['B0', 0],
+          ['B1', 1],
+        ]);
+        expect(outcomes[0]).toMatchObject({ nextExpectedRevision: 1, position: readA[1]!.position });
+        expect(outcomes[1]).toMatchObject({ nextExpectedRevision: 1, position: readB[1]!.position });
+        expectIncreasing([readA[0]!.position, readA[1]!.position, readB[1]!.position]);
+      });
+
+      it('a conflict on one stream does not lose the others: it answers failed, the rest are stored', async () => {
+        const a = stream('keep-a');
+        const b = stream('conflict-b');
+        const c = stream('keep-c');
+        await store.appendToStream(b, [event('B0'), event('B1')], 'no_stream');
+        const outcomes = await store.appendMany([
+          { streamName: a, events: [event('A0')], expected: 'no_stream' },
+          { streamName: b, events: [event('B2')], expected: 0 },
+          { streamName: c, events: [event('C0')], expected: 'no_stream' },
+        ]);
+        expect(outcomes.map((o) => o.status)).toEqual(['appended', 'failed', 'appended']);
+        const failed = outcomes[1];
+        expect(failed?.status === 'failed' && failed.error).toBeInstanceOf(WrongExpectedRevisionError);
+        expect(failed).toMatchObject({ error: { streamName: b, expected: 0, actual: 1 } });
+        expect((await store.readStream(a)).map((e) => e.type)).toEqual(['A0']);
+        expect((await store.readStream(b)).map((e) => e.type)).toEqual(['B0', 'B1']);
+        expect((await store.readStream(c)).map((e) => e.type)).toEqual(['C0']);
+      });
+
+      (atomicGroups ? it : it.skip)(
+        'a group is all-or-nothing: one failed request and the others of its group answer skipped and store nothing',
+        async () => {
+          const a = stream('group-a');
+          const b = stream('group-b');
+          const other = stream('group-other');
+          await store.appendToStream(b, [event('B0')], 'no_stream');
+          const outcomes = await store.appendMany([
+            { streamName: a, events: [event('A0')], expected: 'no_stream', group: 'cus_1' },
+            { streamName: other, events: [event('O0')], expected: 'no_stream', group: 'cus_2' },
+            { streamName: b, events: [event('B1')], expected: 'no_stream', group: 'cus_1' },
+          ]);
+          expect(outcomes.map((o) => o.status)).toEqual(['skipped', 'appended', 'failed']);
+          expect(await store.readStream(a)).toEqual([]);
+          expect((await store.readStream(b)).map((e) => e.type)).toEqual(['B0']);
+          expect((await store.readStream(other)).map((e) => e.type)).toEqual(['O0']);
+        },
+      );
+
+      it('is idempotent per request: a retried call stores nothing twice', async () => {
+        const a = stream('retry-a');
+        const b = stream('retry-b');
+        const requests = [
+          { streamName: a, events: [event('A0'), event('A1')], expected: 'no_stream' as const },
+          { streamName: b, events: [event('B0')], expected: 'no_stream' as const },
+        ];
+        const first = await store.appendMany(requests);
+        const again = await store.appendMany(requests);
+        expect(again.map((o) => o.status)).toEqual(
+          reportsReplays ? ['replay', 'replay'] : ['appended', 'appended'],
+        );
+        expect(again.map((o) => 'position' in o && o.position)).toEqual(
+          first.map((o) => 'position' in o && o.position),
+        );
+        expect(await store.readStream(a)).toHaveLength(2);
+        expect(await store.readStream(b)).toHaveLength(1);
+      });
+
+      (rejectsIdsStoredElsewhere ? it : it.skip)(
+        'answers failed with DuplicateEventIdError for ids stored elsewhere, and stores the other requests',
+        async () => {
+          const taken = event('Taken');
+          await store.appendToStream(stream('owner'), [taken], 'no_stream');
+          const fresh = stream('fresh');
+          const outcomes = await store.appendMany([
+            { streamName: stream('thief'), events: [taken], expected: 'no_stream' },
+            { streamName: fresh, events: [event('F0')], expected: 'no_stream' },
+          ]);
+          expect(outcomes[0]).toMatchObject({ status: 'failed' });
+          expect(outcomes[0]?.status === 'failed' && outcomes[0].error).toBeInstanceOf(DuplicateEventIdError);
+          expect(outcomes[1]).toMatchObject({ status: 'appended' });
+          expect(await store.readStream(fresh)).toHaveLength(1);
+        },
+      );
+
+      it('refuses a call naming one stream twice, before writing anything', async () => {
+        const name = stream('twice-in-call');
+        await expect(
+          store.appendMany([
+            { streamName: name, events: [event('A')], expected: 'no_stream' },
+            { streamName: name, events: [event('B')], expected: 0 },
+          ]),
+        ).rejects.toThrow(/appears twice/);
+        expect(await store.readStream(name)).toEqual([]);
+      });
+
+      it('answers an empty call with no outcomes', async () => {
+        expect(await store.appendMany([])).toEqual([]);
+      });
+
+      it('wakes live subscribers', async () => {
+        const head = await store.headPosition();
+        const controller = new AbortController();
+        const seen: string[] = [];
+        const following = (async () => {
+          for await (const e of store.subscribeToAll({ after: head, signal: controller.signal })) {
+            seen.push(e.type);
+            if (seen.length === 2) controller.abort();
+          }
+        })();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await store.appendMany([
+          { streamName: stream('live-a'), events: [event('LiveA')], expected: 'no_stream' },
+          { streamName: stream('live-b'), events: [event('LiveB')], expected: 'no_stream' },
+        ]);
+        await following;
+        expect(seen).toEqual(['LiveA', 'LiveB']);
       });
     });
 

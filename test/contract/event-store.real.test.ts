@@ -88,6 +88,8 @@ if (kurrentConnection) {
   eventStoreContract('kurrentdb', async () => KurrentDbEventStore.fromConnectionString(kurrentConnection), {
     startsEmpty: false,
     rejectsIdsStoredElsewhere: false,
+    atomicGroups: false,
+    reportsReplays: false,
     report,
   });
 } else {
