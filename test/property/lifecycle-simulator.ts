@@ -136,21 +136,26 @@ const periodLength = (price: PriceSpec): number =>
   ({ day: DAY, week: 7 * DAY, month: 30 * DAY, year: 365 * DAY })[price.interval ?? 'month'] *
   (price.intervalCount ?? 1);
 
-export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): StripeEvent[] {
+/**
+ * `tag` names this customer's objects (`cus_<tag>1`, `sub_<tag>1`, `evt_<tag>_000001`...), so
+ * many simulated customers can share one system.
+ */
+export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600, tag = 'L'): StripeEvent[] {
   const events: StripeEvent[] = [];
   const shape = lifecycle.apiShape;
   let t = start;
   let seq = 0;
   const opts = (): EventOptions => ({
-    id: `evt_${String(++seq).padStart(6, '0')}`,
+    id:
+      tag === 'L' ? `evt_${String(++seq).padStart(6, '0')}` : `evt_${tag}_${String(++seq).padStart(6, '0')}`,
     created: t,
     apiShape: shape,
   });
   const customer = {
-    id: 'cus_L1',
+    id: `cus_${tag}1`,
     email: 'jane@example.com',
     name: 'Jane',
-    metadata: { user_id: 'u_1' },
+    metadata: { user_id: tag === 'L' ? 'u_1' : `u_${tag}` },
     defaultPaymentMethod: null as string | null,
   };
   let pmSeq = 0;
@@ -163,10 +168,10 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
     const price = PRICES[s.price % PRICES.length]!;
     const trial = s.start === 'trialing';
     const spec = {
-      id: `sub_L${i + 1}`,
+      id: `sub_${tag}${i + 1}`,
       customer: customer.id,
       status: s.start,
-      items: [{ id: `si_L${i + 1}_a`, price, quantity: s.quantity }],
+      items: [{ id: `si_${tag}${i + 1}_a`, price, quantity: s.quantity }],
       created: t,
       currentPeriodStart: t,
       currentPeriodEnd: t + (trial ? 14 * DAY : periodLength(price)),
@@ -338,7 +343,7 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
                 duration: n % 2 === 0 ? ('once' as const) : ('forever' as const),
               };
         const discount: DiscountSpec = {
-          id: `di_${n}`,
+          id: `di_${tag}${n}`,
           coupon,
           customer: customer.id,
           subscription: s.id,
@@ -466,7 +471,7 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
       case 'customer_discount':
         if (customerGone || customerDiscount) break;
         customerDiscount = {
-          id: `di_c${events.length}`,
+          id: `di_${tag}c${events.length}`,
           coupon: { id: `WELCOME${events.length}`, amountOff: 300 },
           customer: customer.id,
           start: t,
@@ -485,7 +490,7 @@ export function simulate(lifecycle: LifecycleSpec, start = 1_767_225_600): Strip
         break;
       case 'attach_pm': {
         if (customerGone) break;
-        const id = `pm_L${++pmSeq}`;
+        const id = `pm_${tag}${++pmSeq}`;
         pms.push(id);
         events.push(paymentMethodAttachedEvent({ id, customer: customer.id }, opts()));
         customer.defaultPaymentMethod = id;
