@@ -6,7 +6,7 @@ import {
 } from '../../test/support/stripe-fixtures';
 import { subscriptionStream } from '../aggregates/streams';
 import { MemoryEventStore } from '../eventstore/memory-event-store';
-import type { EventData, EventStore, ExpectedRevision } from '../eventstore/port';
+import type { AppendOutcome, AppendRequest, EventStore } from '../eventstore/port';
 import { ConcurrencyRetriesExhaustedError } from './handle-command';
 import { processStripeEvent } from './process-stripe-event';
 
@@ -16,11 +16,11 @@ class InterceptingStore extends MemoryEventStore {
   afterAppend: (() => void) | null = null;
   appendCalls = 0;
 
-  override async appendToStream(streamName: string, events: EventData[], expected: ExpectedRevision) {
+  override async appendMany(requests: AppendRequest[]): Promise<AppendOutcome[]> {
     this.appendCalls++;
     const hook = this.beforeAppend;
-    if (hook) await hook(streamName);
-    const result = await super.appendToStream(streamName, events, expected);
+    if (hook) await hook(requests[0]?.streamName ?? '');
+    const result = await super.appendMany(requests);
     this.afterAppend?.();
     return result;
   }

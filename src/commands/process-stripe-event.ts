@@ -1,10 +1,15 @@
 import { customerDecider } from '../aggregates/customer/decide';
 import { fromUnixSeconds } from '../aggregates/shared/values';
-import { customerStream, subscriptionStream } from '../aggregates/streams';
+import { customerStreamOf } from '../aggregates/customer/stream';
+import type { DomainEvent } from '../aggregates/events';
 import { subscriptionDecider } from '../aggregates/subscription/decide';
+import { subscriptionStreamOf } from '../aggregates/subscription/stream';
 import type { EventStore } from '../eventstore/port';
+import type { Decider } from '../shared/decider';
 import {
-  handleCommand,
+  handlerFor,
+  type CommandHandler,
+  type StagedAppends,
   type CommandContext,
   type HandleCommandOptions,
   type HandleCommandResult,
@@ -21,39 +26,68 @@ export interface ProcessStripeEventResult {
   appended: { streamName: string; count: number }[];
 }
 
+/** Where a routed command goes: its decider and, beside it, its stream. */
 function handleRouted(
-  store: EventStore,
+  target: CommandTarget,
   routed: RoutedCommand,
   ctx: CommandContext,
   options?: HandleCommandOptions,
 ): Promise<HandleCommandResult> {
-  if (routed.aggregate === 'customer') {
-    const customerId =
-      routed.command.type === 'SyncCustomer' ? routed.command.snapshot.customerId : routed.command.customerId;
-    return handleCommand(store, customerStream(customerId), customerDecider, routed.command, ctx, options);
-  }
-  const subscriptionId =
-    'snapshot' in routed.command ? routed.command.snapshot.subscriptionId : routed.command.subscriptionId;
-  return handleCommand(
-    store,
-    subscriptionStream(subscriptionId),
-    subscriptionDecider,
-    routed.command,
-    ctx,
-    options,
-  );
+  return routed.aggregate === 'customer'
+    ? target.handle(customerStreamOf(routed.command), customerDecider, routed.command, ctx, options)
+    : target.handle(subscriptionStreamOf(routed.command), subscriptionDecider, routed.command, ctx, options);
+}
+
+/** Handles a command now (CommandHandler) or stages it for a batched append (StagedAppends). */
+interface CommandTarget {
+  handle<C, E extends DomainEvent, S>(
+    streamName: string,
+    decider: Decider<C, E, S>,
+    command: C,
+    ctx: CommandContext,
+    options?: HandleCommandOptions,
+  ): Promise<HandleCommandResult>;
 }
 
 /**
  * One Stripe event, start to end: parse the envelope, translate to commands, handle each.
- * Idempotent: the event ids derive from the Stripe event id, and a stream that already holds
- * events caused by this Stripe event gets nothing more. Bad input is answered `invalid` with
- * the reason and writes nothing; an unknown type is answered `unhandled_type`.
+ * Idempotent: the event ids derive from the Stripe event id, so a redelivery stores nothing
+ * twice (see CommandHandler). Bad input is answered `invalid` with the reason and writes
+ * nothing; an unknown type is answered `unhandled_type`.
  */
-export async function processStripeEvent(
+export function processStripeEvent(
   store: EventStore,
   stripeEvent: unknown,
-  context: { correlationId?: string } & HandleCommandOptions = {},
+  context: { correlationId?: string; handler?: CommandHandler } & HandleCommandOptions = {},
+): Promise<ProcessStripeEventResult> {
+  const handler = context.handler ?? handlerFor(store);
+  return run(
+    { handle: (stream, decider, command, ctx) => handler.handle(stream, decider, command, ctx, context) },
+    stripeEvent,
+    context,
+  );
+}
+
+/**
+ * The same as processStripeEvent, but the decisions are staged (each command sees the ones
+ * staged before it) and appended later by the caller, with others, in one appendMany.
+ */
+export function stageStripeEvent(
+  staged: StagedAppends,
+  stripeEvent: unknown,
+  context: { correlationId?: string } = {},
+): Promise<ProcessStripeEventResult> {
+  return run(
+    { handle: (stream, decider, command, ctx) => staged.decide(stream, decider, command, ctx) },
+    stripeEvent,
+    context,
+  );
+}
+
+async function run(
+  target: CommandTarget,
+  stripeEvent: unknown,
+  context: { correlationId?: string } & HandleCommandOptions,
 ): Promise<ProcessStripeEventResult> {
   const envelope = stripeEventEnvelope.safeParse(stripeEvent);
   if (!envelope.success)
@@ -76,7 +110,7 @@ export async function processStripeEvent(
   };
   const appended: ProcessStripeEventResult['appended'] = [];
   for (const routed of translation.commands) {
-    const result = await handleRouted(store, routed, ctx, context);
+    const result = await handleRouted(target, routed, ctx, context);
     appended.push({ streamName: result.streamName, count: result.count });
   }
   return {
