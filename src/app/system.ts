@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
-import { Redis } from 'ioredis';
-import { Pool } from 'pg';
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
 import { KafkaBus } from '../bus/kafka-bus';
 import type { BusEvent, EventConsumer } from '../bus/port';
 import { DEFAULT_CATALOG_PATH, loadCatalog, type PlanCatalog } from '../catalog/catalog';
@@ -9,16 +9,20 @@ import type { Config } from '../config/config';
 import { createEventStore } from '../eventstore/create-event-store';
 import type { EventStore } from '../eventstore/port';
 import { createGatewayApp } from '../gateway/app';
-import { requireScope } from '../gateway/auth';
 import { auditRouter } from '../gateway/audit-routes';
-import { PostgresAuditLog } from '../projections/audit/postgres-audit-log';
+import { requireScope } from '../gateway/auth';
 import { entitlementsRouter } from '../gateway/entitlements-routes';
 import { healthRouter } from '../gateway/health-routes';
 import { stripeWebhookRouter } from '../gateway/stripe-webhook-route';
 import { PostgresInbox, type InboxOutcome } from '../inbox/inbox';
 import { InboxWorker } from '../inbox/inbox-worker';
-import { connectClickHouse, pingClickHouse, type ClickHouseClient } from '../infra/clickhouse/clickhouse';
-import { migratePostgres } from '../infra/postgres/migrate';
+import {
+  ensureClickHouseDatabase,
+  pingClickHouse,
+  type ClickHouseClient,
+} from '../infra/clickhouse/clickhouse';
+import { Metrics } from '../infra/metrics/metrics';
+import { PostgresAuditLog } from '../projections/audit/postgres-audit-log';
 import {
   entitlementsProjection,
   type CustomerAccessState,
@@ -28,10 +32,28 @@ import {
   RedisEntitlementsStore,
   type CustomerAccessProjection,
 } from '../projections/entitlements/redis-entitlements-store';
-import { Metrics } from '../infra/metrics/metrics';
 import { PostgresCheckpoints } from '../relay/checkpoints';
 import { Relay } from '../relay/relay';
+import { withTimeout } from '../shared/async';
 import { createLogger, type Logger } from '../shared/logger';
+import { ComponentBoard, retryUntilReady } from './components';
+import {
+  closePools,
+  createClickHouse,
+  createPools,
+  createRedis,
+  migrateWhenReachable,
+  type Pools,
+} from './connections';
+
+/**
+ * Composition root: config in, adapters wired, gateway listening, workers started.
+ *
+ * Start-up order is the point of this file. Only PostgreSQL is awaited before the gateway
+ * listens (migrations, then the inbox): a webhook is stored and acknowledged within a second of
+ * start whatever Kafka, Redis or ClickHouse are doing. Every worker starts in the background and
+ * joins when its own dependencies answer, retrying with backoff; `/ready` reports each one.
+ */
 
 export interface SystemOptions {
   /** Serve HTTP (webhooks, query API, health). */
@@ -47,181 +69,406 @@ export interface RunningSystem {
   /** Base URL of the gateway, when it serves HTTP. */
   url: string | null;
   store: EventStore;
+  /** The workers' pool (inbox, event store, checkpoints). */
   pool: Pool;
+  pools: Pools;
   redis: Redis;
   clickhouse: ClickHouseClient;
   catalog: PlanCatalog;
   entitlements: RedisEntitlementsStore<CustomerAccessState>;
   accessProjection: CustomerAccessProjection<CustomerAccessState>;
-  stop(): Promise<void>;
+  /** Background components and their state, as `/ready` reports them. */
+  components: ComponentBoard;
+  /**
+   * Stops accepting requests, lets in-flight ones finish, stops the workers, closes every
+   * client. Past `deadlineMs` (default SHUTDOWN_TIMEOUT_MS) the rest is cut short; resolves
+   * false then.
+   */
+  stop(deadlineMs?: number): Promise<boolean>;
 }
 
-/** Composition root: config in, adapters wired, workers and gateway started. */
+/** Everything the small start functions below share. */
+interface Wiring {
+  config: Config;
+  logger: Logger;
+  namespace: string;
+  pools: Pools;
+  store: EventStore;
+  redis: Redis;
+  clickhouse: ClickHouseClient;
+  bus: KafkaBus;
+  metrics: Metrics;
+  board: ComponentBoard;
+  /** Aborted by stop(): every loop and retry ends. */
+  signal: AbortSignal;
+  /** Background work stop() waits for. */
+  running: Promise<unknown>[];
+  /** Consumers started or starting, stopped by stop(). */
+  consumers: Set<EventConsumer>;
+}
+
 export async function startSystem(config: Config, options: SystemOptions = {}): Promise<RunningSystem> {
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const namespace = options.namespace ?? 'billing-ledger';
   const catalog = loadCatalog(config.PLAN_CATALOG ?? DEFAULT_CATALOG_PATH);
 
-  const pool = new Pool({ connectionString: config.DATABASE_URL, max: 10 });
-  await migratePostgres(pool);
+  // The one dependency awaited before listening.
+  await migrateWhenReachable(config, logger);
+  const pools = createPools(config, logger);
   const store = createEventStore({
     kind: config.EVENT_STORE,
-    pool,
+    pool: pools.workers,
     connectionString: config.EVENTSTORE_CONNECTION_STRING,
   });
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3, enableOfflineQueue: true });
-  const clickhouse = await connectClickHouse(config.CLICKHOUSE_URL);
+  // Point-in-time reads fold streams on the read pool, away from appends.
+  const readStore =
+    config.EVENT_STORE === 'postgres' ? createEventStore({ kind: 'postgres', pool: pools.reads }) : store;
+  // None of these waits for its server.
+  const redis = createRedis(config, logger);
+  const clickhouse = createClickHouse(config);
   const bus = new KafkaBus({
     brokers: config.KAFKA_BROKERS,
     topic: config.KAFKA_TOPIC,
     partitions: config.KAFKA_PARTITIONS,
     logger,
   });
-  await bus.ensureTopics();
 
   const accessProjection = entitlementsProjection(catalog, logger);
   const entitlements = new RedisEntitlementsStore(redis, accessProjection, `${namespace}:ent:`);
-  const checkpoints = new PostgresCheckpoints(pool);
   const relayName = `${namespace}:relay`;
+  const checkpoints = new PostgresCheckpoints(pools.workers);
   const metrics = new Metrics({
     relayLag: async () => Number((await store.headPosition()) - ((await checkpoints.load(relayName)) ?? 0n)),
   });
-  const inbox = new PostgresInbox(pool);
   const abort = new AbortController();
-  const running: Promise<void>[] = [];
-  const consumers: EventConsumer[] = [];
+  const wiring: Wiring = {
+    config,
+    logger,
+    namespace,
+    pools,
+    store,
+    redis,
+    clickhouse,
+    bus,
+    metrics,
+    board: new ComponentBoard(),
+    signal: abort.signal,
+    running: [],
+    consumers: new Set(),
+  };
+
   let worker: InboxWorker | null = null;
-
   if (options.workers !== false) {
-    worker = new InboxWorker(
-      inbox,
-      async (entry): Promise<InboxOutcome> => {
-        const result = await processStripeEvent(store, entry.payload, {
-          correlationId: entry.stripeEventId,
-        }).catch((error: unknown) => {
-          metrics.inbox.inc({ outcome: 'failed' });
-          throw error;
-        });
-        const status =
-          result.outcome === 'applied'
-            ? 'processed'
-            : result.outcome === 'unhandled_type'
-              ? 'unhandled'
-              : 'invalid';
-        metrics.inbox.inc({ outcome: status });
-        if (status === 'invalid')
-          logger.warn({ stripeEventId: entry.stripeEventId, reason: result.reason }, 'stripe event rejected');
-        return { status, detail: result };
-      },
-      logger,
-    );
-    running.push(worker.run(abort.signal));
-
-    const publisher = bus.publisher();
-    const relay = new Relay(store, publisher, checkpoints, {
-      name: relayName,
-      logger,
-      onPublished: (count) => metrics.relayed.inc(count),
-    });
-    running.push(relay.run(abort.signal).finally(() => publisher.close()));
-
-    const auditLog = new PostgresAuditLog(pool, logger);
-    const projections: Record<string, (events: BusEvent[]) => Promise<unknown>> = {
+    worker = startInboxWorker(wiring);
+    const topics = ensureTopicsInBackground(wiring);
+    startRelay(wiring, topics, checkpoints, relayName);
+    const auditLog = new PostgresAuditLog(pools.workers, logger);
+    startConsumers(wiring, topics, {
       entitlements: (events) => entitlements.applyBatch(events),
       'audit-log': (events) => auditLog.applyBatch(events),
-    };
-    // One consumer group per read model: each keeps its own offsets and can be rebuilt alone.
-    for (const [name, apply] of Object.entries(projections)) {
-      const consumer = bus.consumer(`${namespace}.${name}`);
-      await consumer.start({
-        handle: async (events) => {
-          await apply(events);
-          metrics.projected.inc({ projection: name }, events.length);
-        },
-        deadLetter: async (letter) => {
-          metrics.deadLetters.inc({ consumer: name });
-          logger.warn({ consumer: name, reason: letter.reason }, 'dead letter');
-        },
-      });
-      consumers.push(consumer);
-    }
+    });
+    ensureClickHouseInBackground(wiring);
   }
 
   let server: Server | null = null;
-  let url: string | null = null;
   if (options.gateway !== false) {
-    const app = createGatewayApp(
-      [
-        healthRouter({
-          postgres: async () => void (await pool.query('SELECT 1')),
-          eventStore: async () => void (await store.headPosition()),
-          redis: async () => void (await redis.ping()),
-          kafka: () => bus.ping(),
-          clickhouse: () => pingClickHouse(clickhouse),
-        }),
-        stripeWebhookRouter({
-          secrets: config.STRIPE_WEBHOOK_SECRET,
-          maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
-          inbox,
-          logger,
-          onStored: () => worker?.kick(),
-          onResult: (result) => metrics.webhooks.inc({ result }),
-        }),
-        entitlementsRouter({
-          reader: entitlements,
-          pointInTime: pointInTimeEntitlements(store, entitlements, accessProjection),
-          catalog,
-          guard: requireScope(config.API_KEYS, 'entitlements:read'),
-        }),
-        auditRouter({ pool, guard: requireScope(config.API_KEYS, 'audit:read') }),
-        metrics.router(),
-      ],
-      logger,
-      [metrics.httpMiddleware()],
+    server = await listen(
+      wiring,
+      createGateway(wiring, {
+        onWebhookStored: () => worker?.kick(),
+        entitlements,
+        pointInTime: pointInTimeEntitlements(readStore, entitlements, accessProjection),
+        catalog,
+      }),
     );
-    server = await new Promise<Server>((resolve, reject) => {
-      const s = app.listen(config.PORT, '127.0.0.1', () => resolve(s));
-      s.once('error', reject);
-    });
-    const address = server.address();
-    url = typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : null;
-    logger.info({ url }, 'gateway listening');
   }
 
   return {
-    url,
+    url: server ? urlOf(server) : null,
     store,
-    pool,
+    pool: pools.workers,
+    pools,
     redis,
     clickhouse,
     catalog,
     entitlements,
     accessProjection,
-    async stop() {
-      abort.abort();
-      if (server) await new Promise<void>((resolve) => server?.close(() => resolve()));
-      await Promise.allSettled(running);
-      await Promise.allSettled(consumers.map((c) => c.stop()));
-      await store.close();
-      await pool.end();
-      redis.disconnect();
-      await clickhouse.close();
-    },
+    components: wiring.board,
+    stop: (deadlineMs = config.SHUTDOWN_TIMEOUT_MS) =>
+      stopSystem(wiring, { abort, server, readStore }, deadlineMs),
   };
 }
+
+// ─── Inbox worker and relay ──────────────────────────────────────────────────────────────────
+
+/** Turns stored webhooks into commands. Needs PostgreSQL only, so it starts at once. */
+function startInboxWorker(w: Wiring): InboxWorker {
+  const { logger, metrics, store } = w;
+  const worker = new InboxWorker(
+    new PostgresInbox(w.pools.workers),
+    async (entry): Promise<InboxOutcome> => {
+      const result = await processStripeEvent(store, entry.payload, {
+        correlationId: entry.stripeEventId,
+      }).catch((error: unknown) => {
+        metrics.inbox.inc({ outcome: 'failed' });
+        throw error;
+      });
+      const status =
+        result.outcome === 'applied'
+          ? 'processed'
+          : result.outcome === 'unhandled_type'
+            ? 'unhandled'
+            : 'invalid';
+      metrics.inbox.inc({ outcome: status });
+      if (status === 'invalid')
+        logger.warn({ stripeEventId: entry.stripeEventId, reason: result.reason }, 'stripe event rejected');
+      return { status, detail: result };
+    },
+    logger,
+  );
+  runInBackground(w, 'inbox-worker', worker.run(w.signal));
+  return worker;
+}
+
+/** The topic and its dead-letter topic, created once Kafka answers; relay and consumers wait for it. */
+function ensureTopicsInBackground(w: Wiring): Promise<boolean> {
+  w.board.set('kafka-topics', 'waiting');
+  return retryUntilReady('kafka topics', () => w.bus.ensureTopics(), {
+    signal: w.signal,
+    logger: w.logger,
+    board: { board: w.board, name: 'kafka-topics' },
+  }).then((done) => {
+    if (done) w.board.set('kafka-topics', 'running');
+    return done !== null;
+  });
+}
+
+/** Streams the log to Kafka once the topics exist; retries failed batches itself. */
+function startRelay(
+  w: Wiring,
+  topics: Promise<boolean>,
+  checkpoints: PostgresCheckpoints,
+  name: string,
+): void {
+  w.board.set('relay', 'waiting');
+  const run = topics.then(async (ready) => {
+    if (!ready) return;
+    const publisher = w.bus.publisher();
+    const relay = new Relay(w.store, publisher, checkpoints, {
+      name,
+      logger: w.logger,
+      onPublished: (count) => w.metrics.relayed.inc(count),
+    });
+    w.board.set('relay', 'running');
+    await relay.run(w.signal).finally(() => publisher.close());
+  });
+  runInBackground(w, 'relay', run, { markRunning: false });
+}
+
+// ─── Consumers (read models) ─────────────────────────────────────────────────────────────────
+
+type ApplyBatch = (events: BusEvent[]) => Promise<unknown>;
+
+/** One consumer group per read model: each keeps its own offsets and can be rebuilt alone. */
+function startConsumers(w: Wiring, topics: Promise<boolean>, projections: Record<string, ApplyBatch>): void {
+  for (const [name, apply] of Object.entries(projections)) startConsumer(w, topics, name, apply);
+}
+
+function startConsumer(w: Wiring, topics: Promise<boolean>, name: string, apply: ApplyBatch): void {
+  const component = `consumer:${name}`;
+  w.board.set(component, 'waiting');
+  const join = async (): Promise<void> => {
+    if (!(await topics)) return;
+    const consumer = await retryUntilReady(`consumer ${name}`, () => joinGroup(w, name, apply), {
+      signal: w.signal,
+      logger: w.logger,
+      board: { board: w.board, name: component },
+      // joinGroup bounds its own attempt (a group join may wait out a dead member's session).
+      attemptTimeoutMs: 120_000,
+    });
+    if (consumer) w.board.set(component, 'running');
+  };
+  w.running.push(join());
+}
+
+/** One attempt to join the consumer group; a failed attempt leaves no consumer behind. */
+async function joinGroup(w: Wiring, name: string, apply: ApplyBatch): Promise<EventConsumer> {
+  const consumer = w.bus.consumer(`${w.namespace}.${name}`);
+  w.consumers.add(consumer);
+  try {
+    await withTimeout(
+      consumer.start({
+        handle: async (events) => {
+          await apply(events);
+          w.metrics.projected.inc({ projection: name }, events.length);
+        },
+        deadLetter: async (letter) => {
+          w.metrics.deadLetters.inc({ consumer: name });
+          w.logger.warn({ consumer: name, reason: letter.reason }, 'dead letter');
+        },
+      }),
+      60_000,
+      `consumer ${name}: group join took over 60 s`,
+    );
+    return consumer;
+  } catch (error) {
+    w.consumers.delete(consumer);
+    await consumer.stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+// ─── Other stores ────────────────────────────────────────────────────────────────────────────
+
+/** The `billing` database, for the revenue read model; created once ClickHouse answers. */
+function ensureClickHouseInBackground(w: Wiring): void {
+  const url = w.config.CLICKHOUSE_URL;
+  const options = { requestTimeoutMs: w.config.CLICKHOUSE_REQUEST_TIMEOUT_MS };
+  w.running.push(
+    retryUntilReady('clickhouse database', () => ensureClickHouseDatabase(url, options), {
+      signal: w.signal,
+      logger: w.logger,
+    }),
+  );
+}
+
+/** Keeps a background promise for stop(), and records how it ends. */
+function runInBackground(
+  w: Wiring,
+  component: string,
+  work: Promise<void>,
+  { markRunning = true } = {},
+): void {
+  if (markRunning) w.board.set(component, 'running');
+  w.running.push(
+    work.then(
+      () => w.board.set(component, 'stopped'),
+      (error: unknown) => {
+        w.board.set(component, 'crashed', error);
+        w.logger.error({ err: error, component }, 'background component crashed');
+      },
+    ),
+  );
+}
+
+// ─── Gateway ─────────────────────────────────────────────────────────────────────────────────
+
+function createGateway(
+  w: Wiring,
+  parts: {
+    onWebhookStored: () => void;
+    entitlements: RedisEntitlementsStore<CustomerAccessState>;
+    pointInTime: ReturnType<typeof pointInTimeEntitlements>;
+    catalog: PlanCatalog;
+  },
+) {
+  const { config, logger, metrics, pools } = w;
+  return createGatewayApp(
+    [
+      healthRouter({
+        intake: { postgres: async () => void (await pools.intake.query('SELECT 1')) },
+        workers: {
+          eventStore: async () => void (await w.store.headPosition()),
+          redis: async () => void (await w.redis.ping()),
+          kafka: () => w.bus.ping(),
+        },
+        // No worker writes to ClickHouse yet: reported, not required.
+        optional: { clickhouse: () => pingClickHouse(w.clickhouse) },
+        components: () => w.board.report(),
+      }),
+      stripeWebhookRouter({
+        secrets: config.STRIPE_WEBHOOK_SECRET,
+        maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
+        inbox: new PostgresInbox(pools.intake),
+        logger,
+        onStored: parts.onWebhookStored,
+        onResult: (result) => metrics.webhooks.inc({ result }),
+      }),
+      entitlementsRouter({
+        reader: parts.entitlements,
+        pointInTime: parts.pointInTime,
+        catalog: parts.catalog,
+        guard: requireScope(config.API_KEYS, 'entitlements:read'),
+      }),
+      auditRouter({ pool: pools.reads, guard: requireScope(config.API_KEYS, 'audit:read') }),
+      metrics.router(),
+    ],
+    logger,
+    [metrics.httpMiddleware()],
+  );
+}
+
+async function listen(w: Wiring, app: ReturnType<typeof createGateway>): Promise<Server> {
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(w.config.PORT, '127.0.0.1', () => resolve(s));
+    s.once('error', reject);
+  });
+  w.logger.info({ url: urlOf(server) }, 'gateway listening');
+  return server;
+}
+
+function urlOf(server: Server): string | null {
+  const address = server.address();
+  return typeof address === 'object' && address ? `http://127.0.0.1:${address.port}` : null;
+}
+
+// ─── Shutdown ────────────────────────────────────────────────────────────────────────────────
+
+/** In order: stop accepting and drain HTTP, stop the workers, close the clients; all within the deadline. */
+async function stopSystem(
+  w: Wiring,
+  parts: { abort: AbortController; server: Server | null; readStore: EventStore },
+  deadlineMs: number,
+): Promise<boolean> {
+  const deadline = Date.now() + deadlineMs;
+  const left = () => Math.max(0, deadline - Date.now());
+  const within = async (what: string, work: Promise<unknown>): Promise<boolean> => {
+    try {
+      await withTimeout(work, left(), `${what}: shutdown deadline passed`);
+      return true;
+    } catch (error) {
+      w.logger.warn({ err: (error as Error).message }, 'shutdown step cut short');
+      return false;
+    }
+  };
+
+  let clean = true;
+  const { server } = parts;
+  if (server) {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    clean = (await within('http drain', closed)) && clean;
+    server.closeAllConnections();
+  }
+  parts.abort.abort();
+  clean = (await within('workers', Promise.allSettled(w.running))) && clean;
+  clean = (await within('consumers', Promise.allSettled([...w.consumers].map((c) => c.stop())))) && clean;
+  const closing = [
+    parts.readStore === w.store ? Promise.resolve() : parts.readStore.close(),
+    w.store.close(),
+    closePools(w.pools),
+    w.redis.quit().catch(() => undefined),
+    w.clickhouse.close(),
+  ];
+  clean = (await within('clients', Promise.allSettled(closing))) && clean;
+  w.redis.disconnect();
+  return clean;
+}
+
+// ─── Command line read side ──────────────────────────────────────────────────────────────────
 
 /** The entitlements read side alone (Redis and the event log), for the command line. */
 export async function openReadSide(config: Config, namespace = 'billing-ledger') {
   const logger = createLogger(config.LOG_LEVEL);
   const catalog = loadCatalog(config.PLAN_CATALOG ?? DEFAULT_CATALOG_PATH);
-  const pool = new Pool({ connectionString: config.DATABASE_URL, max: 4 });
-  await migratePostgres(pool);
+  await migrateWhenReachable(config, logger);
+  const pools = createPools(config, logger);
   const store = createEventStore({
     kind: config.EVENT_STORE,
-    pool,
+    pool: pools.workers,
     connectionString: config.EVENTSTORE_CONNECTION_STRING,
   });
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  const redis = createRedis(config, logger);
   const projection = entitlementsProjection(catalog, logger);
   const entitlements = new RedisEntitlementsStore(redis, projection, `${namespace}:ent:`);
   return {
@@ -231,7 +478,7 @@ export async function openReadSide(config: Config, namespace = 'billing-ledger')
     pointInTime: pointInTimeEntitlements(store, entitlements, projection),
     async close() {
       await store.close();
-      await pool.end();
+      await closePools(pools);
       redis.disconnect();
     },
   };

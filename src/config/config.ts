@@ -42,6 +42,23 @@ const apiKeys = z.string().transform((value, ctx) => {
   return keys;
 });
 
+const poolSize = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1)
+    .max(500)
+    .default(fallback);
+
+/** A duration in milliseconds, 100 ms to 1 hour. */
+const millis = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a number of milliseconds' })
+    .int('must be a whole number of milliseconds')
+    .min(100)
+    .max(3_600_000)
+    .default(fallback);
+
 export interface ApiKey {
   key: string;
   /** `*`, or scopes such as `entitlements:read`, `audit:read`, `revenue:read`, `portal:write`. */
@@ -95,6 +112,19 @@ const schema = z
       .min(1024)
       .max(10_000_000)
       .default(512 * 1024),
+    // PostgreSQL: one pool per job, so reads and workers cannot starve webhook intake.
+    PG_INTAKE_POOL_MAX: poolSize(10),
+    PG_WORKER_POOL_MAX: poolSize(10),
+    PG_READ_POOL_MAX: poolSize(5),
+    PG_CONNECT_TIMEOUT_MS: millis(5_000),
+    PG_INTAKE_STATEMENT_TIMEOUT_MS: millis(5_000),
+    PG_STATEMENT_TIMEOUT_MS: millis(30_000),
+    PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: millis(60_000),
+    REDIS_CONNECT_TIMEOUT_MS: millis(5_000),
+    REDIS_COMMAND_TIMEOUT_MS: millis(5_000),
+    CLICKHOUSE_REQUEST_TIMEOUT_MS: millis(30_000),
+    /** How long a graceful stop may take (SIGTERM/SIGINT) before the process exits anyway. */
+    SHUTDOWN_TIMEOUT_MS: millis(15_000),
   })
   .superRefine((value, ctx) => {
     if (value.EVENT_STORE === 'eventstoredb' && !value.EVENTSTORE_CONNECTION_STRING) {

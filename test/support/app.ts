@@ -92,11 +92,12 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     get(path, headers = {}) {
       return fetch(`${url}${path}`, { headers: { authorization: `Bearer ${TEST_API_KEY}`, ...headers } });
     },
-    async stop() {
-      await system.stop();
+    async stop(deadlineMs) {
+      const clean = await system.stop(deadlineMs);
       await deleteKeys(config.REDIS_URL, `${namespace}:*`);
       await deleteTopics(config.KAFKA_BROKERS, [config.KAFKA_TOPIC, `${config.KAFKA_TOPIC}.dlq`]);
       await db.drop();
+      return clean;
     },
   };
 }
