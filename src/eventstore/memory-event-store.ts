@@ -9,6 +9,7 @@ import {
 } from './append-rules';
 import { DEFAULT_READ_BATCH, followLog, untilClosed } from './follow-log';
 import type {
+  AppendSignal,
   AppendOutcome,
   AppendRequest,
   AppendResult,
@@ -115,6 +116,10 @@ export class MemoryEventStore implements EventStore {
       this.wakeup,
       untilClosed(options, this.closing.signal),
     );
+  }
+
+  changes(): AppendSignal {
+    return this.wakeup;
   }
 
   async headPosition(): Promise<bigint> {

@@ -104,9 +104,20 @@ export interface EventStore {
    * when the consumer asks for more (back-pressure).
    */
   subscribeToAll(options?: SubscribeOptions): AsyncIterable<RecordedEvent>;
+  /**
+   * Signals appends, for followers that read in batches (the relay): note `version` before a
+   * read, then `waitAfter(version)`. PostgreSQL hears other processes' appends (LISTEN/NOTIFY).
+   * Stores without it are polled.
+   */
+  changes?(): AppendSignal;
   /** Position of the last event in the log (0n when empty). */
   headPosition(): Promise<bigint>;
   close(): Promise<void>;
+}
+
+export interface AppendSignal {
+  readonly version: number;
+  waitAfter(seen: number, options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<void>;
 }
 
 export class WrongExpectedRevisionError extends Error {

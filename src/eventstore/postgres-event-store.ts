@@ -7,6 +7,7 @@ import {
   type AppendOutcome,
   type AppendRequest,
   type AppendResult,
+  type AppendSignal,
   type EventData,
   type EventMetadata,
   type EventStore,
@@ -122,6 +123,20 @@ export class PostgresEventStore implements EventStore {
       untilClosed(options, this.closing.signal),
       this.options.pollMs ?? 500,
     );
+  }
+
+  /** Woken by every append to this database, from any process (LISTEN on the store's one listener connection). */
+  changes(): AppendSignal {
+    const wakeup = this.wakeup;
+    return {
+      get version() {
+        return wakeup.version;
+      },
+      waitAfter: (seen, options) => {
+        this.listen();
+        return wakeup.waitAfter(seen, options);
+      },
+    };
   }
 
   async headPosition(): Promise<bigint> {

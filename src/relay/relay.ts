@@ -1,14 +1,27 @@
 import type { EventPublisher } from '../bus/port';
 import { toBusEvent } from '../bus/port';
-import type { EventStore } from '../eventstore/port';
+import type { AppendSignal, EventStore } from '../eventstore/port';
+import { sleep } from '../shared/async';
 import type { Logger } from '../shared/logger';
 import type { CheckpointStore } from './checkpoints';
+import type { Leadership } from './leadership';
+
+export { sleep };
 
 export interface RelayOptions {
   name?: string;
   batchSize?: number;
-  /** How long to wait before looking again when the log has nothing new. */
+  /**
+   * How long to wait before looking again when the log has nothing new. With a `wakeup` this is
+   * only the fallback poll (a lost notification costs that much latency).
+   */
   idleMs?: number;
+  /** Woken by appends (the store's changes(): LISTEN/NOTIFY on PostgreSQL), instead of polling every idleMs. */
+  wakeup?: AppendSignal;
+  /** Only the leader relays: several instances are then safe. Without it, this relay always runs. */
+  leadership?: Leadership;
+  /** How often a relay that is not the leader tries again. */
+  leadershipRetryMs?: number;
   logger: Logger;
   onPublished?: (count: number) => void;
 }
@@ -16,13 +29,16 @@ export interface RelayOptions {
 /**
  * Streams committed events from the log to the bus, in log order, checkpointed after the
  * broker acknowledged them. A crash between publish and checkpoint republishes the batch:
- * consumers are idempotent by position, so at-least-once here is exact downstream.
+ * consumers are idempotent by position, so at-least-once here is exact downstream. With a
+ * leadership, a relay that takes over starts from the saved checkpoint, so each event is
+ * published once per leadership.
  */
 export class Relay {
   private readonly name: string;
   private readonly batchSize: number;
   private readonly idleMs: number;
   private position: bigint | undefined;
+  private leading = false;
 
   constructor(
     private readonly store: EventStore,
@@ -31,8 +47,13 @@ export class Relay {
     private readonly options: RelayOptions,
   ) {
     this.name = options.name ?? 'relay';
-    this.batchSize = options.batchSize ?? 500;
-    this.idleMs = options.idleMs ?? 50;
+    this.batchSize = options.batchSize ?? 1000;
+    this.idleMs = options.idleMs ?? (options.wakeup ? 1000 : 50);
+  }
+
+  /** For /ready: whether this instance relays now (always true without a leadership). */
+  get isLeader(): boolean {
+    return this.options.leadership ? this.leading && this.options.leadership.isLeader : true;
   }
 
   /** Publishes one batch; returns how many events it published. */
@@ -41,6 +62,7 @@ export class Relay {
     const events = await this.store.readAll({ after: this.position, maxCount: this.batchSize });
     const last = events[events.length - 1];
     if (!last) return 0;
+    if (this.options.leadership && !this.options.leadership.isLeader) return 0;
     await this.publisher.publish(events.map(toBusEvent));
     await this.checkpoints.save(this.name, last.position);
     this.position = last.position;
@@ -51,31 +73,49 @@ export class Relay {
   /** Runs until the signal aborts. Infrastructure errors are logged and retried with backoff. */
   async run(signal: AbortSignal): Promise<void> {
     let failures = 0;
-    while (!signal.aborted) {
-      try {
-        const published = await this.runOnce();
-        failures = 0;
-        if (published < this.batchSize) await sleep(this.idleMs, signal);
-      } catch (error) {
-        failures += 1;
-        this.position = undefined; // reload the checkpoint: the batch may or may not have gone out
-        const delay = Math.min(10_000, 100 * 2 ** Math.min(failures, 7));
-        this.options.logger.error({ err: error, relay: this.name, retryInMs: delay }, 'relay batch failed');
-        await sleep(delay, signal);
+    try {
+      while (!signal.aborted) {
+        if (!(await this.lead())) {
+          await sleep(this.options.leadershipRetryMs ?? 1000, signal);
+          continue;
+        }
+        try {
+          const seen = this.options.wakeup?.version ?? 0;
+          const published = await this.runOnce();
+          failures = 0;
+          if (published < this.batchSize) await this.idle(seen, signal);
+        } catch (error) {
+          failures += 1;
+          this.position = undefined; // reload the checkpoint: the batch may or may not have gone out
+          const delay = Math.min(10_000, 100 * 2 ** Math.min(failures, 7));
+          this.options.logger.error({ err: error, relay: this.name, retryInMs: delay }, 'relay batch failed');
+          await sleep(delay, signal);
+        }
       }
+    } finally {
+      this.leading = false;
+      await this.options.leadership?.release().catch(() => undefined);
     }
   }
-}
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
+  /** Takes or confirms leadership; on taking it, starts again from the saved checkpoint. */
+  private async lead(): Promise<boolean> {
+    const leadership = this.options.leadership;
+    if (!leadership) return true;
+    const leader = await leadership.acquire().catch(() => false);
+    if (leader && !this.leading) {
+      this.position = undefined;
+      this.options.logger.info({ relay: this.name }, 'relay: leadership taken; relaying from the checkpoint');
+    } else if (!leader && this.leading) {
+      this.options.logger.warn({ relay: this.name }, 'relay: leadership lost; stopped relaying');
     }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+    this.leading = leader;
+    return leader;
+  }
+
+  private idle(seen: number, signal: AbortSignal): Promise<void> {
+    return this.options.wakeup
+      ? this.options.wakeup.waitAfter(seen, { signal, timeoutMs: this.idleMs })
+      : sleep(this.idleMs, signal);
+  }
 }

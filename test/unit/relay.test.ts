@@ -3,6 +3,7 @@ import type { BusEvent, EventPublisher } from '../../src/bus/port';
 import { MemoryEventStore } from '../../src/eventstore/memory-event-store';
 import type { EventData } from '../../src/eventstore/port';
 import { MemoryCheckpoints } from '../../src/relay/checkpoints';
+import { MemoryLeaderBoard } from '../../src/relay/leadership';
 import { Relay } from '../../src/relay/relay';
 import { silentLogger } from '../../src/shared/logger';
 import { v4 as uuid } from 'uuid';
@@ -105,4 +106,69 @@ describe('relay: event store → bus', () => {
     expect(letters[1]).toMatch(/eventId/);
     expect(handled).toEqual([]);
   });
+
+  it('wakes on an append instead of polling: with a wakeup, nothing waits for the poll', async () => {
+    const store = new MemoryEventStore();
+    const bus = new MemoryBus();
+    const relay = new Relay(store, bus.publisher(), new MemoryCheckpoints(), {
+      logger: silentLogger,
+      wakeup: store.changes(),
+      idleMs: 60_000,
+    });
+    const stop = new AbortController();
+    const running = relay.run(stop.signal);
+    await until(() => true);
+    await seed(store, 3);
+    await until(() => bus.log.length === 3, 1000);
+    stop.abort();
+    await running;
+    expect(bus.log).toHaveLength(3);
+  });
+
+  it('two relays sharing a leadership: only the leader publishes, and after a handover each event is published once', async () => {
+    const store = new MemoryEventStore();
+    const bus = new MemoryBus();
+    const checkpoints = new MemoryCheckpoints();
+    const board = new MemoryLeaderBoard();
+    const [first, second] = [board.member(), board.member()];
+    const relay = (leadership: typeof first) =>
+      new Relay(store, bus.publisher(), checkpoints, {
+        logger: silentLogger,
+        batchSize: 7,
+        wakeup: store.changes(),
+        leadership,
+        leadershipRetryMs: 5,
+      });
+    const relays = [relay(first), relay(second)];
+    const stop = new AbortController();
+    const running = relays.map((r) => r.run(stop.signal));
+
+    await seed(store, 20);
+    await until(() => bus.log.length >= 20);
+    expect(relays.map((r) => r.isLeader).filter(Boolean)).toHaveLength(1);
+    const before = relays.findIndex((r) => r.isLeader);
+
+    // The leader's connection dies: the other takes over from the saved checkpoint.
+    (before === 0 ? first : second).lose();
+    await until(() => relays[1 - before]!.isLeader);
+    await seed(store, 15);
+    await until(() => bus.log.length >= 35);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    stop.abort();
+    await Promise.all(running);
+
+    const positions = bus.log.map((raw) => (JSON.parse(raw) as BusEvent).position);
+    expect(positions).toHaveLength(35);
+    expect(new Set(positions).size).toBe(35);
+    expect(await checkpoints.load('relay')).toBe(await store.headPosition());
+    expect(relays.map((r) => r.isLeader)).toEqual([false, false]); // released when stopped
+  });
 });
+
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
