@@ -1,4 +1,12 @@
-import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type Producer,
+  type ProducerConfig,
+  type ProducerRecord,
+} from 'kafkajs';
 import type { Logger } from '../shared/logger';
 import {
   parseBusEvent,
@@ -32,8 +40,23 @@ export async function ensureTopics(admin: Admin, topic: string, partitions: numb
   });
 }
 
+export interface ConsumerLag {
+  group: string;
+  partition: number;
+  /** Messages in the partition after the group's committed offset (all of them when nothing is committed). */
+  lag: number;
+}
+
+/** A message for the dead-letter topic `<topic>.dlq`. */
+export interface DeadLetterMessage {
+  key: string | null;
+  value: string;
+  headers: Record<string, string>;
+}
+
 export class KafkaBus implements EventBus {
   private readonly kafka: Kafka;
+  private lagAdmin: Promise<Admin> | null = null;
 
   constructor(private readonly options: KafkaBusOptions) {
     const logger = options.logger;
@@ -44,6 +67,14 @@ export class KafkaBus implements EventBus {
       logCreator: () => (entry) => logger.warn({ kafka: entry.namespace, ...entry.log }, entry.log.message),
       retry: { retries: 8, initialRetryTime: 200 },
     });
+  }
+
+  get topic(): string {
+    return this.options.topic;
+  }
+
+  get partitions(): number {
+    return this.options.partitions;
   }
 
   async ensureTopics(): Promise<void> {
@@ -68,66 +99,143 @@ export class KafkaBus implements EventBus {
   }
 
   publisher(): EventPublisher {
-    return new KafkaPublisher(
-      this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 }),
-      this.options.topic,
-    );
+    const producer = new ReconnectingProducer(this.kafka, { idempotent: true, maxInFlightRequests: 1 });
+    const topic = this.options.topic;
+    return {
+      publish: async (events) => {
+        if (events.length === 0) return;
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: events.map((event) => ({
+            key: event.customerId,
+            value: JSON.stringify(event),
+            headers: {
+              'event-type': event.type,
+              'event-id': event.eventId,
+              'schema-version': String(event.metadata.schemaVersion),
+            },
+          })),
+        });
+      },
+      close: () => producer.close(),
+    };
   }
 
-  consumer(group: string): EventConsumer {
-    return new KafkaConsumer(this.kafka, group, this.options.topic, this.options.logger);
+  /** Publishes to `<topic>.dlq`; reconnects after a failure like the event publisher. */
+  deadLetterPublisher(): { publish(message: DeadLetterMessage): Promise<void>; close(): Promise<void> } {
+    const producer = new ReconnectingProducer(this.kafka, {});
+    const topic = `${this.options.topic}.dlq`;
+    return {
+      publish: async (message) => {
+        await producer.send({ topic, acks: -1, messages: [message] });
+      },
+      close: () => producer.close(),
+    };
   }
-}
 
-class KafkaPublisher implements EventPublisher {
-  private connected: Promise<void> | null = null;
+  /** A raw kafkajs consumer of the group, for the consumer runtime (src/runtime). */
+  groupConsumer(groupId: string): Consumer {
+    return this.kafka.consumer({ groupId, sessionTimeout: 15000, heartbeatInterval: 1000 });
+  }
 
-  constructor(
-    private readonly producer: Producer,
-    private readonly topic: string,
-  ) {}
-
-  async publish(events: BusEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    this.connected ??= this.producer.connect();
-    await this.connected;
-    await this.producer.send({
-      topic: this.topic,
-      acks: -1,
-      messages: events.map((event) => ({
-        key: event.customerId,
-        value: JSON.stringify(event),
-        headers: {
-          'event-type': event.type,
-          'event-id': event.eventId,
-          'schema-version': String(event.metadata.schemaVersion),
-        },
-      })),
-    });
+  /**
+   * Lag of each group on each partition of the topic: end offset minus committed offset. Uses
+   * one admin client, dropped and reconnected after a failure.
+   */
+  async consumerLag(groups: readonly string[]): Promise<ConsumerLag[]> {
+    this.lagAdmin ??= (async () => {
+      const admin = this.kafka.admin({ retry: { retries: 1 } });
+      await admin.connect();
+      return admin;
+    })();
+    const connecting = this.lagAdmin;
+    try {
+      const admin = await connecting;
+      const ends = await admin.fetchTopicOffsets(this.options.topic);
+      const lags: ConsumerLag[] = [];
+      for (const group of groups) {
+        const [committed] = await admin.fetchOffsets({ groupId: group, topics: [this.options.topic] });
+        for (const end of ends) {
+          const done = BigInt(
+            committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1',
+          );
+          const from = done < 0n ? BigInt(end.low) : done;
+          lags.push({ group, partition: end.partition, lag: Number(BigInt(end.high) - from) });
+        }
+      }
+      return lags;
+    } catch (error) {
+      if (this.lagAdmin === connecting) this.lagAdmin = null;
+      void connecting.then((admin) => admin.disconnect()).catch(() => undefined);
+      throw error;
+    }
   }
 
   async close(): Promise<void> {
-    if (this.connected) await this.producer.disconnect();
+    const admin = this.lagAdmin;
+    this.lagAdmin = null;
+    await admin?.then((a) => a.disconnect()).catch(() => undefined);
+  }
+
+  /** @deprecated the consumer runtime (src/runtime/consumer-runtime.ts) replaces it. */
+  consumer(group: string): EventConsumer {
+    return new KafkaConsumer(this, group, this.options.topic, this.options.logger);
+  }
+}
+
+/**
+ * A producer that survives a failed connect or send: the connection is dropped, the producer
+ * recreated, and the next send connects again (a plain `connected ??= connect()` would keep a
+ * rejected promise forever).
+ */
+export class ReconnectingProducer {
+  private current: { producer: Producer; connected: Promise<void> } | null = null;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly config: ProducerConfig,
+  ) {}
+
+  async send(record: ProducerRecord): Promise<void> {
+    if (!this.current) {
+      const producer = this.kafka.producer(this.config);
+      this.current = { producer, connected: producer.connect() };
+    }
+    const current = this.current;
+    try {
+      await current.connected;
+      await current.producer.send(record);
+    } catch (error) {
+      if (this.current === current) this.current = null;
+      await current.producer.disconnect().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    const current = this.current;
+    this.current = null;
+    if (current) await current.producer.disconnect().catch(() => undefined);
   }
 }
 
 class KafkaConsumer implements EventConsumer {
   private readonly consumer: Consumer;
-  private readonly dlqProducer: Producer;
+  private readonly dlq: ReturnType<KafkaBus['deadLetterPublisher']>;
 
   constructor(
-    kafka: Kafka,
+    bus: KafkaBus,
     private readonly group: string,
     private readonly topic: string,
     private readonly logger: Logger,
   ) {
-    this.consumer = kafka.consumer({ groupId: group, sessionTimeout: 15000, heartbeatInterval: 1000 });
-    this.dlqProducer = kafka.producer();
+    this.consumer = bus.groupConsumer(group);
+    this.dlq = bus.deadLetterPublisher();
   }
 
   async start(handlers: ConsumerHandlers): Promise<void> {
     await this.consumer.connect();
-    await this.dlqProducer.connect();
     await this.consumer.subscribe({ topics: [this.topic], fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
@@ -142,11 +250,10 @@ class KafkaConsumer implements EventConsumer {
           } else {
             const letter = { raw, reason: parsed.reason, partition: batch.partition, offset: message.offset };
             await handlers.deadLetter(letter);
-            await this.dlqProducer.send({
-              topic: `${this.topic}.dlq`,
-              messages: [
-                { key: message.key, value: raw, headers: { reason: parsed.reason, group: this.group } },
-              ],
+            await this.dlq.publish({
+              key: message.key?.toString() ?? null,
+              value: raw,
+              headers: deadLetterHeaders({ ...letter, group: this.group }),
             });
             this.logger.warn(
               { group: this.group, ...letter, raw: raw.slice(0, 200) },
@@ -155,7 +262,6 @@ class KafkaConsumer implements EventConsumer {
           }
         }
         if (!isRunning() || isStale()) return;
-        // Effects are idempotent (guarded by position), so committing after applying is at-least-once made exact.
         await handlers.handle(events);
         const last = batch.messages[batch.messages.length - 1];
         if (last) {
@@ -172,6 +278,23 @@ class KafkaConsumer implements EventConsumer {
 
   async stop(): Promise<void> {
     await this.consumer.disconnect();
-    await this.dlqProducer.disconnect();
+    await this.dlq.close();
   }
+}
+
+/** Headers of a dead-letter message: which group gave up on it, where it was, and why. */
+export function deadLetterHeaders(letter: {
+  group: string;
+  reason: string;
+  partition: number;
+  offset: string;
+  eventId?: string;
+}): Record<string, string> {
+  return {
+    group: letter.group,
+    reason: letter.reason,
+    partition: String(letter.partition),
+    offset: letter.offset,
+    ...(letter.eventId ? { 'event-id': letter.eventId } : {}),
+  };
 }

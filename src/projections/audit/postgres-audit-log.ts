@@ -57,15 +57,26 @@ const recordType = COLUMNS.map(([column, type]) => `${column} ${type}`).join(', 
 const withoutNul = (_key: string, value: unknown): unknown =>
   typeof value === 'string' ? value.replaceAll('\u0000', '\uFFFD') : value;
 
+/** An event the audit log cannot key, order or date: the live consumer dead-letters it. */
+export class MalformedAuditEvent extends Error {
+  readonly code = 'AUDIT.MALFORMED_EVENT';
+  constructor(eventId: unknown, reason: string) {
+    super(`event ${String(eventId)}: ${reason}`);
+    this.name = 'MalformedAuditEvent';
+  }
+}
+
 /**
  * Writes one batch and the checkpoint with the client's current transaction (the caller
  * begins and commits). Idempotent: a row whose event id is stored already is left alone.
+ * A malformed event is logged and left out, or with `strict` refused (MalformedAuditEvent).
  */
 export async function writeAuditBatch(
   client: PoolClient,
   target: AuditTarget,
   events: readonly unknown[],
   logger: Logger,
+  options: { strict?: boolean } = {},
 ): Promise<AuditBatchResult> {
   const table = assertIdentifier(target.table);
   const entries = new Map<string, AuditEntry>();
@@ -75,13 +86,11 @@ export async function writeAuditBatch(
     if (result.ok) {
       entries.set(result.entry.eventId, result.entry);
     } else {
+      const eventId = (raw as { eventId?: unknown } | null)?.eventId;
+      if (options.strict) throw new MalformedAuditEvent(eventId, result.reason);
       skipped += 1;
       logger.warn(
-        {
-          consumer: 'audit-log',
-          eventId: (raw as { eventId?: unknown } | null)?.eventId,
-          reason: result.reason,
-        },
+        { consumer: 'audit-log', eventId, reason: result.reason },
         'audit log: skipped a malformed event',
       );
     }
