@@ -87,26 +87,31 @@ export class PostgresLeaderLock implements Leadership {
 
 /** For tests: instances sharing one MemoryLeaderBoard compete for one leadership. */
 export class MemoryLeaderBoard {
-  holder: object | undefined;
+  holder: MemoryLeadership | undefined;
 
-  member(): Leadership & { lose(): void } {
-    const board = this;
-    const self = {
-      get isLeader() {
-        return board.holder === self;
-      },
-      async acquire() {
-        board.holder ??= self;
-        return board.holder === self;
-      },
-      async release() {
-        if (board.holder === self) board.holder = undefined;
-      },
-      /** As if its connection died: the lock is free for the others. */
-      lose() {
-        if (board.holder === self) board.holder = undefined;
-      },
-    };
-    return self;
+  member(): MemoryLeadership {
+    return new MemoryLeadership(this);
+  }
+}
+
+export class MemoryLeadership implements Leadership {
+  constructor(private readonly board: MemoryLeaderBoard) {}
+
+  get isLeader(): boolean {
+    return this.board.holder === this;
+  }
+
+  async acquire(): Promise<boolean> {
+    this.board.holder ??= this;
+    return this.isLeader;
+  }
+
+  async release(): Promise<void> {
+    this.lose();
+  }
+
+  /** As if its connection died: the lock is free for the others. */
+  lose(): void {
+    if (this.board.holder === this) this.board.holder = undefined;
   }
 }
