@@ -1,14 +1,14 @@
 import { Command } from 'commander';
 import { Pool } from 'pg';
-import { openReadSide, startSystem } from '../app/system';
+import { openReadSide } from '../app/system';
 import { createEventStore } from '../eventstore/create-event-store';
 import { asOf } from '../projections/entitlements/compute-entitlements';
 import { rebuildAuditLog } from '../projections/audit/rebuild-audit-log';
 import { progress, type Progress } from './progress';
+import { migrate, start, type StartOptions } from './lifecycle';
 import { rebuildEntitlements } from '../projections/entitlements/rebuild-entitlements';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { migratePostgres } from '../infra/postgres/migrate';
-import { connectClickHouse } from '../infra/clickhouse/clickhouse';
 import { createLogger } from '../shared/logger';
 
 function config(): Config {
@@ -31,37 +31,15 @@ const program = new Command()
 program
   .command('migrate')
   .description('Create or upgrade the PostgreSQL schema and the ClickHouse database')
-  .action(async () => {
-    const cfg = config();
-    const pool = new Pool({ connectionString: cfg.DATABASE_URL });
-    try {
-      await migratePostgres(pool);
-      const clickhouse = await connectClickHouse(cfg.CLICKHOUSE_URL);
-      await clickhouse.close();
-      process.stdout.write('migrations applied\n');
-    } finally {
-      await pool.end();
-    }
-  });
+  .action(() => migrate(config()));
 
 program
   .command('start')
   .description('Start the gateway and the workers (inbox, relay, consumers) until SIGINT/SIGTERM')
   .option('--no-gateway', 'run only the workers')
   .option('--no-workers', 'run only the gateway')
-  .action(async (opts: { gateway: boolean; workers: boolean }) => {
-    const cfg = config();
-    const logger = createLogger(cfg.LOG_LEVEL);
-    const system = await startSystem(cfg, { gateway: opts.gateway, workers: opts.workers, logger });
-    logger.info({ url: system.url }, 'billing-ledger started');
-    const stop = async (signal: string) => {
-      logger.info({ signal }, 'stopping');
-      await system.stop();
-      process.exit(0);
-    };
-    process.once('SIGINT', () => void stop('SIGINT'));
-    process.once('SIGTERM', () => void stop('SIGTERM'));
-  });
+  .option('--dev-memory-store', 'development only: accept EVENT_STORE=memory (lost on restart)')
+  .action((opts: StartOptions) => start(config(), opts));
 
 program
   .command('rebuild')

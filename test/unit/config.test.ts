@@ -61,6 +61,29 @@ describe('configuration from the environment', () => {
     );
   });
 
+  describe('pools, timeouts and shutdown: a default, an override, and a bad value named', () => {
+    it.each([
+      ['PG_INTAKE_POOL_MAX', 10, '4', 4, '0'],
+      ['PG_WORKER_POOL_MAX', 10, '20', 20, 'many'],
+      ['PG_READ_POOL_MAX', 5, '2', 2, '1.5'],
+      ['PG_CONNECT_TIMEOUT_MS', 5_000, '2000', 2_000, '-1'],
+      ['PG_INTAKE_STATEMENT_TIMEOUT_MS', 5_000, '3000', 3_000, '10'],
+      ['PG_STATEMENT_TIMEOUT_MS', 30_000, '60000', 60_000, 'soon'],
+      ['PG_IDLE_IN_TRANSACTION_TIMEOUT_MS', 60_000, '120000', 120_000, '99999999'],
+      ['REDIS_CONNECT_TIMEOUT_MS', 5_000, '1000', 1_000, 'x'],
+      ['REDIS_COMMAND_TIMEOUT_MS', 5_000, '2500', 2_500, '50'],
+      ['CLICKHOUSE_REQUEST_TIMEOUT_MS', 30_000, '10000', 10_000, '0'],
+      ['SHUTDOWN_TIMEOUT_MS', 15_000, '30000', 30_000, 'forever'],
+    ] as const)(
+      '%s: default %p, %p parses to %p, %p is named as bad',
+      (variable, fallback, value, parsed, bad) => {
+        expect(loadConfig(valid)[variable]).toBe(fallback);
+        expect(loadConfig({ ...valid, [variable]: value })[variable]).toBe(parsed);
+        expect(problemsOf({ ...valid, [variable]: bad })).toEqual([variable]);
+      },
+    );
+  });
+
   it('requires the EventStoreDB connection string when EVENT_STORE=eventstoredb', () => {
     expect(problemsOf({ ...valid, EVENT_STORE: 'eventstoredb' })).toEqual(['EVENTSTORE_CONNECTION_STRING']);
   });
