@@ -4,18 +4,21 @@ import type { Pool } from 'pg';
 import { KafkaBus } from '../bus/kafka-bus';
 import type { BusEvent, EventConsumer } from '../bus/port';
 import { DEFAULT_CATALOG_PATH, loadCatalog, type PlanCatalog } from '../catalog/catalog';
+import { CommandHandler } from '../commands/handle-command';
 import { processStripeEvent } from '../commands/process-stripe-event';
 import type { Config } from '../config/config';
 import { createEventStore } from '../eventstore/create-event-store';
 import type { EventStore } from '../eventstore/port';
+import { appendManyWithin, PostgresEventStore } from '../eventstore/postgres-event-store';
 import { createGatewayApp } from '../gateway/app';
 import { auditRouter } from '../gateway/audit-routes';
 import { requireScope } from '../gateway/auth';
 import { entitlementsRouter } from '../gateway/entitlements-routes';
 import { healthRouter } from '../gateway/health-routes';
 import { stripeWebhookRouter } from '../gateway/stripe-webhook-route';
-import { PostgresInbox, type InboxOutcome } from '../inbox/inbox';
+import { PostgresInbox } from '../inbox/inbox';
 import { InboxWorker } from '../inbox/inbox-worker';
+import { inboxOutcomeOf, stripeBatchProcessor } from '../inbox/stripe-batch-processor';
 import {
   ensureClickHouseDatabase,
   pingClickHouse,
@@ -33,6 +36,7 @@ import {
   type CustomerAccessProjection,
 } from '../projections/entitlements/redis-entitlements-store';
 import { PostgresCheckpoints } from '../relay/checkpoints';
+import { leaderLockKey, PostgresLeaderLock } from '../relay/leadership';
 import { Relay } from '../relay/relay';
 import { withTimeout } from '../shared/async';
 import { createLogger, type Logger } from '../shared/logger';
@@ -204,27 +208,33 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
 /** Turns stored webhooks into commands. Needs PostgreSQL only, so it starts at once. */
 function startInboxWorker(w: Wiring): InboxWorker {
   const { logger, metrics, store } = w;
+  // Streams' state and revision stay cached between commands (a cache: appends carry the revision).
+  const handler = new CommandHandler(store);
   const worker = new InboxWorker(
     new PostgresInbox(w.pools.workers),
-    async (entry): Promise<InboxOutcome> => {
-      const result = await processStripeEvent(store, entry.payload, {
-        correlationId: entry.stripeEventId,
-      }).catch((error: unknown) => {
-        metrics.inbox.inc({ outcome: 'failed' });
-        throw error;
-      });
-      const status =
-        result.outcome === 'applied'
-          ? 'processed'
-          : result.outcome === 'unhandled_type'
-            ? 'unhandled'
-            : 'invalid';
-      metrics.inbox.inc({ outcome: status });
-      if (status === 'invalid')
-        logger.warn({ stripeEventId: entry.stripeEventId, reason: result.reason }, 'stripe event rejected');
-      return { status, detail: result };
-    },
+    async (entry) =>
+      inboxOutcomeOf(
+        await processStripeEvent(store, entry.payload, { correlationId: entry.stripeEventId, handler }),
+      ),
     logger,
+    {
+      // A batch of customers at a time, its events in one appendMany; on PostgreSQL committed in
+      // the same transaction as the inbox outcomes.
+      processor: stripeBatchProcessor({
+        handler,
+        appendWithin: store instanceof PostgresEventStore ? appendManyWithin : undefined,
+        concurrency: 8,
+        logger,
+        onResult: (entry, outcome) => {
+          metrics.inbox.inc({ outcome: outcome === 'failed' ? 'failed' : outcome.status });
+          if (outcome !== 'failed' && outcome.status === 'invalid')
+            logger.warn(
+              { stripeEventId: entry.stripeEventId, reason: (outcome.detail as { reason?: string }).reason },
+              'stripe event rejected',
+            );
+        },
+      }),
+    },
   );
   runInBackground(w, 'inbox-worker', worker.run(w.signal));
   return worker;
@@ -258,7 +268,11 @@ function startRelay(
       name,
       logger: w.logger,
       onPublished: (count) => w.metrics.relayed.inc(count),
+      // Woken by appends (LISTEN/NOTIFY); only the instance holding the lock relays.
+      wakeup: w.store.changes?.(),
+      leadership: new PostgresLeaderLock(w.pools.workers.options, leaderLockKey(name)),
     });
+    w.board.describe('relay', () => ({ leader: relay.isLeader }));
     w.board.set('relay', 'running');
     await relay.run(w.signal).finally(() => publisher.close());
   });

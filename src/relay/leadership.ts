@@ -1,5 +1,12 @@
 import { Client, type ClientConfig } from 'pg';
 
+/** A stable advisory-lock key for a name (e.g. the relay's checkpoint name): FNV-1a, as a signed 32-bit integer. */
+export function leaderLockKey(name: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) hash = Math.imul(hash ^ name.charCodeAt(i), 0x01000193);
+  return hash | 0;
+}
+
 /** Who may relay: one instance at a time. */
 export interface Leadership {
   /** Held right now, as far as this instance knows. */
