@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README): installs dependencies, starts the local stack, then runs
-# typecheck, lint and every test (unit + integration against the real services).
+# typecheck, the production build, lint and every test (unit + integration against the real
+# services).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -24,6 +25,9 @@ source infra/local/env.sh
 
 step "typecheck"
 npx tsc --noEmit
+
+step "build"
+npm run --silent build
 
 step "lint and format"
 npx eslint .

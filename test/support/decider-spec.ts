@@ -1,4 +1,4 @@
-import { fold, type Decider } from '../../shared/decider';
+import { fold, type Decider } from '../../src/shared/decider';
 
 /**
  * Given / When / Then over a decider, for tests:

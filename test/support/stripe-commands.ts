@@ -1,5 +1,5 @@
-import { stripeEventEnvelope } from './schemas';
-import { translateStripeEvent, type RoutedCommand } from './translate';
+import { stripeEventEnvelope } from '../../src/commands/stripe/schemas';
+import { translateStripeEvent, type RoutedCommand } from '../../src/commands/stripe/translate';
 
 /** For tests: the commands a Stripe event payload translates to (throws when it does not). */
 export function commandsFrom(stripeEvent: unknown): RoutedCommand['command'][] {

@@ -1,4 +1,4 @@
-import { commandFrom } from '../../commands/stripe/test-commands';
+import { commandFrom } from '../../../test/support/stripe-commands';
 import {
   DAY,
   T0,
@@ -12,7 +12,7 @@ import {
   paymentMethodDetachedEvent,
   type CustomerSpec,
 } from '../../../test/support/stripe-fixtures';
-import { deciderSpec, recorded } from '../shared/decider-spec';
+import { deciderSpec, recorded } from '../../../test/support/decider-spec';
 import type { CustomerCommand } from './commands';
 import { customerDecider } from './decide';
 import type { CustomerEvent } from './events';

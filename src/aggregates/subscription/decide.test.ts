@@ -1,4 +1,4 @@
-import { commandFrom } from '../../commands/stripe/test-commands';
+import { commandFrom } from '../../../test/support/stripe-commands';
 import {
   DAY,
   T0,
@@ -18,7 +18,7 @@ import {
   type SubscriptionSpec,
 } from '../../../test/support/stripe-fixtures';
 import { fold } from '../../shared/decider';
-import { deciderSpec, recorded } from '../shared/decider-spec';
+import { deciderSpec, recorded } from '../../../test/support/decider-spec';
 import type { SubscriptionCommand } from './commands';
 import { subscriptionDecider } from './decide';
 import type { SubscriptionEvent, SubscriptionEventOf } from './events';
