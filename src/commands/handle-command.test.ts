@@ -7,7 +7,7 @@ import {
 import { subscriptionStream } from '../aggregates/streams';
 import { MemoryEventStore } from '../eventstore/memory-event-store';
 import type { AppendOutcome, AppendRequest, EventStore } from '../eventstore/port';
-import { ConcurrencyRetriesExhaustedError } from './handle-command';
+import { CommandHandler, ConcurrencyRetriesExhaustedError, StreamStateCache } from './handle-command';
 import { processStripeEvent } from './process-stripe-event';
 
 /** A memory store that lets a test act just before an append (another writer, a lost reply). */
@@ -103,5 +103,70 @@ describe('handleCommand: expected revision, retry on conflict, idempotent append
     const first = await ids();
     expect(first).toHaveLength(2);
     expect(await ids()).toEqual(first);
+  });
+
+  it('keeps the state and revision it has: a stream is read once, not once per command', async () => {
+    const store = new InterceptingStore();
+    let reads = 0;
+    const readStream = store.readStream.bind(store);
+    store.readStream = async (...args) => {
+      reads++;
+      return readStream(...args);
+    };
+    const handler = new CommandHandler(store);
+    await processStripeEvent(store, created, { handler });
+    for (let n = 1; n <= 20; n++)
+      await processStripeEvent(
+        store,
+        subscriptionUpdatedEvent({ items: [{ quantity: n + 1 }] }, { id: `evt_q${n}`, created: T0 + n }),
+        { handler },
+      );
+    expect(reads).toBe(1);
+    expect(await store.readStream(STREAM)).toHaveLength(21);
+  });
+
+  it('the cache is bounded: the least recently used stream goes first', () => {
+    const cache = new StreamStateCache(2);
+    cache.set('a', { revision: 0, state: 'A' });
+    cache.set('b', { revision: 0, state: 'B' });
+    cache.get('a');
+    cache.set('c', { revision: 0, state: 'C' });
+    expect([cache.get('a')?.state, cache.get('b'), cache.get('c')?.state]).toEqual(['A', undefined, 'C']);
+    expect(cache.size).toBe(2);
+  });
+
+  it('a cached state gone stale (another process appended) costs one conflict and a reload, not a wrong decision', async () => {
+    const store = new InterceptingStore();
+    const mine = new CommandHandler(store);
+    await processStripeEvent(store, created, { handler: mine });
+    await processStripeEvent(store, later, { handler: new CommandHandler(store) }); // another process
+    const result = await processStripeEvent(store, upgrade, { handler: mine });
+    expect(result.appended).toEqual([{ streamName: STREAM, count: 1 }]);
+    expect((await store.readStream(STREAM)).map((e) => [e.type, e.metadata.stripeEventId])).toEqual([
+      ['SubscriptionStarted', 'evt_c'],
+      ['SubscriptionItemsChanged', 'evt_l'],
+      ['SubscriptionStaleEventIgnored', 'evt_u'],
+    ]);
+  });
+
+  it('a redelivery older than what the aggregate remembers is still recognised: its event ids are already stored', async () => {
+    const store = new MemoryEventStore();
+    const handler = new CommandHandler(store);
+    await processStripeEvent(store, created, { handler });
+    await processStripeEvent(store, upgrade, { handler });
+    // 60 newer Stripe events push evt_u out of the aggregate's memory of recent ids.
+    for (let n = 1; n <= 60; n++)
+      await processStripeEvent(
+        store,
+        subscriptionUpdatedEvent(
+          { items: [{ quantity: (n % 5) + 1 }] },
+          { id: `evt_n${n}`, created: T0 + 3 * DAY + n },
+        ),
+        { handler },
+      );
+    const length = (await store.readStream(STREAM)).length;
+    const again = await processStripeEvent(store, upgrade, { handler });
+    expect(again.appended).toEqual([{ streamName: STREAM, count: 0 }]);
+    expect(await store.readStream(STREAM)).toHaveLength(length);
   });
 });
