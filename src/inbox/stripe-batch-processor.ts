@@ -98,15 +98,27 @@ export function stripeBatchProcessor(options: StripeBatchProcessorOptions): Batc
       staged.push({ customer, unit, settled });
     });
 
-    const requests = staged.flatMap(({ unit }) => unit.requests());
+    // A stream is one customer's; should two customers' entries name the same stream, the later
+    // customer waits for the next batch (one entry at a time), as appendMany takes a stream once.
+    const streams = new Set<string>();
+    const clashing = new Set<string>();
+    for (const { customer, unit } of staged) {
+      const names = unit.requests().map((r) => r.streamName);
+      if (names.some((name) => streams.has(name))) clashing.add(customer.customerKey);
+      else names.forEach((name) => streams.add(name));
+    }
+    const requests = staged
+      .filter(({ customer }) => !clashing.has(customer.customerKey))
+      .flatMap(({ unit }) => unit.requests());
     const outcomes = options.appendWithin
       ? await options.appendWithin(batch.transaction, requests)
       : await handler.store.appendMany(requests);
-    const failedGroups = new Set(
-      requests
+    const failedGroups = new Set([
+      ...clashing,
+      ...requests
         .filter((_, i) => outcomes[i]?.status !== 'appended' && outcomes[i]?.status !== 'replay')
         .map((r) => r.group),
-    );
+    ]);
     for (const { customer, unit, settled } of staged) {
       if (failedGroups.has(customer.customerKey)) {
         unit.forget();
