@@ -85,11 +85,15 @@ export async function retryUntilReady<T>(
   } = options;
   for (let failures = 0; !signal.aborted;) {
     try {
-      const value = await withTimeout(
-        Promise.resolve().then(attempt),
-        attemptTimeoutMs,
-        `${what}: no answer within ${attemptTimeoutMs} ms`,
+      const value = await untilAborted(
+        withTimeout(
+          Promise.resolve().then(attempt),
+          attemptTimeoutMs,
+          `${what}: no answer within ${attemptTimeoutMs} ms`,
+        ),
+        signal,
       );
+      if (value === ABORTED) break;
       return { value };
     } catch (error) {
       failures += 1;
@@ -106,6 +110,18 @@ export async function retryUntilReady<T>(
     }
   }
   return null;
+}
+
+const ABORTED = Symbol('aborted');
+
+/** Stop does not wait for an attempt in flight (a client's own retries may take long): it is left to fail alone. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
+  if (signal.aborted) return Promise.resolve(ABORTED);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function errorMessage(error: unknown): string {
