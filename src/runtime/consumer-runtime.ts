@@ -6,7 +6,7 @@ import type { Logger } from '../shared/logger';
 import type { DeadLetterStore } from './dead-letters';
 import { BatchAbandoned, handlePartitionBatch, retryTransient, type PoisonMessage } from './partition-batch';
 import { StoreLostError, type ReadModel } from './read-model';
-import { describeError } from './transient';
+import { describeError, rootCause } from './transient';
 
 export type ConsumerState = 'starting' | 'running' | 'retrying' | 'rebuilding' | 'crashed' | 'stopped';
 
@@ -207,13 +207,13 @@ class ModelConsumer {
       this.logger.info({ partitions: assigned }, 'joined the group');
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
-      this.noteError(payload.error);
+      this.noteError(rootCause(payload.error));
       if (payload.restart) {
         // kafkajs restarts by itself after a retriable error: watch it come back.
         this.options.metrics?.consumerRestarts.inc({ consumer: this.model.name, reason: 'kafkajs' });
         this.setState('retrying');
       } else {
-        restart({ reason: 'crash', error: payload.error });
+        restart({ reason: 'crash', error: rootCause(payload.error) });
       }
     });
   }

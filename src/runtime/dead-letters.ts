@@ -1,5 +1,7 @@
 import { busEventSchema, type BusEvent } from '../bus/port';
 import type { Queryable } from './consumer-checkpoints';
+import type { ReadModel } from './read-model';
+import { describeError } from './transient';
 
 /** A bus message a consumer could not use, with where it was and why. */
 export interface DeadLetter {
@@ -115,4 +117,42 @@ function fromRow(row: Row): StoredDeadLetter {
     createdAt: row.created_at,
     replayedAt: row.replayed_at,
   };
+}
+
+export interface ReplayOutcome {
+  letter: StoredDeadLetter;
+  outcome: 'replayed' | 'failed' | 'not_an_event';
+  /** Why it failed, or why it cannot be replayed. */
+  detail?: string;
+}
+
+/**
+ * Re-applies pending letters through their model's replay(event) and marks each replayed one;
+ * a letter that fails again stays pending with the new reason in the outcome. A message that
+ * was never a bus event cannot be replayed: it stays pending for a person to look at.
+ */
+export async function replayDeadLetters(
+  store: DeadLetterStore,
+  models: readonly ReadModel[],
+  query: Omit<DeadLetterQuery, 'all'> = {},
+): Promise<ReplayOutcome[]> {
+  const byName = new Map(models.map((model) => [model.name, model]));
+  const outcomes: ReplayOutcome[] = [];
+  for (const letter of await store.list(query)) {
+    const model = byName.get(letter.consumer);
+    if (!letter.event) {
+      outcomes.push({ letter, outcome: 'not_an_event', detail: 'not a bus event: nothing to replay' });
+    } else if (!model) {
+      outcomes.push({ letter, outcome: 'failed', detail: `no read model named ${letter.consumer}` });
+    } else {
+      try {
+        await model.replay(letter.event);
+        await store.markReplayed(letter.id);
+        outcomes.push({ letter, outcome: 'replayed' });
+      } catch (error) {
+        outcomes.push({ letter, outcome: 'failed', detail: describeError(error) });
+      }
+    }
+  }
+  return outcomes;
 }

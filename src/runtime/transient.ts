@@ -77,6 +77,17 @@ export function isTransient(error: unknown, depth = 0): boolean {
   return Array.isArray(candidate.errors) && candidate.errors.some((inner) => isTransient(inner, depth + 1));
 }
 
+/** The innermost `cause` (kafkajs wraps what a handler threw in its own errors). */
+export function rootCause(error: unknown): unknown {
+  let current = error;
+  for (let depth = 0; depth < 8; depth++) {
+    const cause = (current as { cause?: unknown } | null)?.cause;
+    if (typeof cause !== 'object' || cause === null) break;
+    current = cause;
+  }
+  return current;
+}
+
 /** "Name: message", the reason a dead letter carries. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
