@@ -8,22 +8,25 @@ import { loadCatalog } from '../../src/catalog/catalog';
 import { createGatewayApp } from '../../src/gateway/app';
 import { requireScope } from '../../src/gateway/auth';
 import { entitlementsRouter } from '../../src/gateway/entitlements-routes';
-import { entitlementsProjection } from '../../src/projections/entitlements/entitlements-projection';
-import { RedisEntitlementsStore } from '../../src/projections/entitlements/redis-entitlements-store';
+import { MemoryEventStore } from '../../src/eventstore/memory-event-store';
+import { entitlementsQueries } from '../../src/projections/entitlements/queries';
 import { silentLogger } from '../../src/shared/logger';
 
 const [redisUrl, prefix, apiKey] = process.argv.slice(2);
 if (!redisUrl || !prefix || !apiKey) throw new Error('usage: entitlements-server REDIS_URL PREFIX API_KEY');
 const catalog = loadCatalog();
-const store = new RedisEntitlementsStore(
-  new Redis(redisUrl),
-  entitlementsProjection(catalog, silentLogger),
+const queries = entitlementsQueries({
+  redis: new Redis(redisUrl),
+  // No `?at=` in the bench: the log is not read.
+  store: new MemoryEventStore(),
+  catalog,
+  logger: silentLogger,
   prefix,
-);
+});
 const app = createGatewayApp(
   [
     entitlementsRouter({
-      reader: store,
+      reader: queries,
       catalog,
       guard: requireScope([{ key: apiKey, scopes: ['*'] }], 'entitlements:read'),
     }),

@@ -26,15 +26,13 @@ import {
 } from '../infra/clickhouse/clickhouse';
 import { Metrics } from '../infra/metrics/metrics';
 import { PostgresAuditLog } from '../projections/audit/postgres-audit-log';
+import { readLedgerIdentity } from '../infra/postgres/ledger-identity';
 import {
-  entitlementsProjection,
-  type CustomerAccessState,
-} from '../projections/entitlements/entitlements-projection';
-import { pointInTimeEntitlements } from '../projections/entitlements/point-in-time';
-import {
-  RedisEntitlementsStore,
-  type CustomerAccessProjection,
-} from '../projections/entitlements/redis-entitlements-store';
+  entitlementsKeyPrefix,
+  entitlementsReadModel,
+  type EntitlementsReadModel,
+} from '../projections/entitlements/entitlements-read-model';
+import { entitlementsQueries, type EntitlementsQueries } from '../projections/entitlements/queries';
 import { PostgresCheckpoints } from '../relay/checkpoints';
 import { leaderLockKey, PostgresLeaderLock } from '../relay/leadership';
 import { Relay } from '../relay/relay';
@@ -79,8 +77,9 @@ export interface RunningSystem {
   redis: Redis;
   clickhouse: ClickHouseClient;
   catalog: PlanCatalog;
-  entitlements: RedisEntitlementsStore<CustomerAccessState>;
-  accessProjection: CustomerAccessProjection<CustomerAccessState>;
+  /** The feature-access read model (the consumer applies through it) and its queries. */
+  entitlements: EntitlementsReadModel;
+  entitlementsQueries: EntitlementsQueries;
   /** Background components and their state, as `/ready` reports them. */
   components: ComponentBoard;
   /**
@@ -137,8 +136,13 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
     logger,
   });
 
-  const accessProjection = entitlementsProjection(catalog, logger);
-  const entitlements = new RedisEntitlementsStore(redis, accessProjection, `${namespace}:ent:`);
+  const entitlementsWiring = { redis, catalog, logger, prefix: entitlementsKeyPrefix(namespace) };
+  const entitlements = entitlementsReadModel({
+    ...entitlementsWiring,
+    store,
+    logIdentity: () => readLedgerIdentity(pools.workers),
+  });
+  const entitlementsReads = entitlementsQueries({ ...entitlementsWiring, store: readStore });
   const relayName = `${namespace}:relay`;
   const checkpoints = new PostgresCheckpoints(pools.workers);
   const metrics = new Metrics({
@@ -180,8 +184,7 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
       wiring,
       createGateway(wiring, {
         onWebhookStored: () => worker?.kick(),
-        entitlements,
-        pointInTime: pointInTimeEntitlements(readStore, entitlements, accessProjection),
+        entitlements: entitlementsReads,
         catalog,
       }),
     );
@@ -196,7 +199,7 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
     clickhouse,
     catalog,
     entitlements,
-    accessProjection,
+    entitlementsQueries: entitlementsReads,
     components: wiring.board,
     stop: (deadlineMs = config.SHUTDOWN_TIMEOUT_MS) =>
       stopSystem(wiring, { abort, server, readStore }, deadlineMs),
@@ -371,8 +374,7 @@ function createGateway(
   w: Wiring,
   parts: {
     onWebhookStored: () => void;
-    entitlements: RedisEntitlementsStore<CustomerAccessState>;
-    pointInTime: ReturnType<typeof pointInTimeEntitlements>;
+    entitlements: EntitlementsQueries;
     catalog: PlanCatalog;
   },
 ) {
@@ -400,7 +402,7 @@ function createGateway(
       }),
       entitlementsRouter({
         reader: parts.entitlements,
-        pointInTime: parts.pointInTime,
+        pointInTime: parts.entitlements.pointInTime,
         catalog: parts.catalog,
         guard: requireScope(config.API_KEYS, 'entitlements:read'),
       }),
@@ -483,13 +485,10 @@ export async function openReadSide(config: Config, namespace = 'billing-ledger')
     connectionString: config.EVENTSTORE_CONNECTION_STRING,
   });
   const redis = createRedis(config, logger);
-  const projection = entitlementsProjection(catalog, logger);
-  const entitlements = new RedisEntitlementsStore(redis, projection, `${namespace}:ent:`);
+  const wiring = { redis, store, catalog, logger, prefix: entitlementsKeyPrefix(namespace) };
   return {
-    store,
-    projection,
-    entitlements,
-    pointInTime: pointInTimeEntitlements(store, entitlements, projection),
+    model: entitlementsReadModel({ ...wiring, logIdentity: () => readLedgerIdentity(pools.workers) }),
+    queries: entitlementsQueries(wiring),
     async close() {
       await store.close();
       await closePools(pools);

@@ -2,11 +2,10 @@ import { Command } from 'commander';
 import { Pool } from 'pg';
 import { openReadSide } from '../app/system';
 import { createEventStore } from '../eventstore/create-event-store';
-import { asOf } from '../projections/entitlements/compute-entitlements';
 import { rebuildAuditLog } from '../projections/audit/rebuild-audit-log';
+import { asOf } from '../projections/entitlements/queries';
 import { progress, type Progress } from './progress';
 import { migrate, start, type StartOptions } from './lifecycle';
-import { rebuildEntitlements } from '../projections/entitlements/rebuild-entitlements';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { migratePostgres } from '../infra/postgres/migrate';
 import { createLogger } from '../shared/logger';
@@ -63,10 +62,7 @@ async function rebuildEntitlementsCommand(cfg: Config): Promise<string> {
   try {
     let bar: Progress | null = null;
     let phase = '';
-    const result = await rebuildEntitlements({
-      store: side.store,
-      live: side.entitlements,
-      projection: side.projection,
+    const result = await side.model.rebuild({
       onProgress: (p) => {
         if (p.phase !== phase) {
           bar?.stop();
@@ -77,7 +73,7 @@ async function rebuildEntitlementsCommand(cfg: Config): Promise<string> {
       },
     });
     (bar as Progress | null)?.stop();
-    return `entitlements rebuilt: ${result.events} events, ${result.customers} customers, up to position ${result.position} (${result.caughtUp} caught up with live events)`;
+    return `entitlements rebuilt ${result.mode}: ${result.events} events, ${result.customers} customers, up to position ${result.position} (${result.caughtUp} caught up with live events)`;
   } finally {
     await side.close();
   }
@@ -121,8 +117,8 @@ program
     const side = await openReadSide(cfg);
     try {
       const answer = at
-        ? await side.pointInTime(customerId, at)
-        : await side.entitlements.getDocument(customerId);
+        ? await side.queries.pointInTime(customerId, at)
+        : await side.queries.getDocument(customerId);
       if (!answer) throw new Error(`No customer ${customerId}${at ? ` at ${at.toISOString()}` : ''}`);
       process.stdout.write(`${JSON.stringify(asOf(answer, at ?? new Date()), null, 2)}\n`);
     } finally {

@@ -1,17 +1,20 @@
 import express, { type RequestHandler, type Router } from 'express';
 import { z } from 'zod';
 import type { PlanCatalog } from '../catalog/catalog';
-import { asOf, featureAccess, type Entitlements } from '../projections/entitlements/compute-entitlements';
+import {
+  asOf,
+  entitlementsETag,
+  featureAccess,
+  type Entitlements,
+  type EntitlementsQueries,
+} from '../projections/entitlements/queries';
 import { HttpError } from './http-error';
 import { parse, customerIdParam } from './validate';
 
-export interface EntitlementsReader {
-  getDocument(customerId: string): Promise<Entitlements | null>;
-  customerIdForUser(userId: string): Promise<string | null>;
-}
+export type EntitlementsReader = Pick<EntitlementsQueries, 'getDocument' | 'customerIdForUser'>;
 
 /** Answers `?at=`: the entitlements as they were at an instant, folded from the log. */
-export type PointInTimeReader = (customerId: string, at: Date) => Promise<Entitlements | null>;
+export type PointInTimeReader = EntitlementsQueries['pointInTime'];
 
 const customerId = customerIdParam;
 const userId = z
@@ -37,7 +40,8 @@ export function entitlementsRouter(options: {
   const router = express.Router();
   const clock = options.clock ?? (() => new Date());
 
-  async function load(id: string, rawQuery: unknown): Promise<Entitlements> {
+  /** The answer with the clock applied, and its ETag (which carries the clock's phase). */
+  async function load(id: string, rawQuery: unknown): Promise<{ doc: Entitlements; etag: string }> {
     const { at } = parse(query, rawQuery, 'query');
     if (at) {
       if (!options.pointInTime)
@@ -45,15 +49,15 @@ export function entitlementsRouter(options: {
       const instant = new Date(at);
       const doc = await options.pointInTime(id, instant);
       if (!doc) throw new HttpError(404, 'CUSTOMER.NOT_FOUND', `No customer ${id} at ${at}.`);
-      return asOf(doc, instant);
+      return { doc: asOf(doc, instant), etag: entitlementsETag(doc, instant) };
     }
     const doc = await options.reader.getDocument(id);
     if (!doc) throw new HttpError(404, 'CUSTOMER.NOT_FOUND', `No customer ${id}.`);
-    return asOf(doc, clock());
+    const now = clock();
+    return { doc: asOf(doc, now), etag: entitlementsETag(doc, now) };
   }
 
-  function send(req: express.Request, res: express.Response, doc: Entitlements, body: unknown) {
-    const etag = `"${doc.customerId}@${doc.position}"`;
+  function send(req: express.Request, res: express.Response, etag: string, body: unknown) {
     res.setHeader('ETag', etag);
     res.setHeader('Cache-Control', 'private, no-cache');
     if (req.header('if-none-match') === etag && !req.query.at) {
@@ -65,23 +69,23 @@ export function entitlementsRouter(options: {
 
   router.get('/v1/customers/:customerId/entitlements', options.guard, async (req, res) => {
     const id = parse(customerId, req.params.customerId, 'customerId');
-    const doc = await load(id, req.query);
-    send(req, res, doc, doc);
+    const { doc, etag } = await load(id, req.query);
+    send(req, res, etag, doc);
   });
 
   router.get('/v1/customers/:customerId/entitlements/:feature', options.guard, async (req, res) => {
     const id = parse(customerId, req.params.customerId, 'customerId');
     const name = parse(feature, req.params.feature, 'feature');
-    const doc = await load(id, req.query);
-    send(req, res, doc, featureAccess(options.catalog, doc, name));
+    const { doc, etag } = await load(id, req.query);
+    send(req, res, etag, featureAccess(options.catalog, doc, name));
   });
 
   router.get('/v1/users/:userId/entitlements', options.guard, async (req, res) => {
     const user = parse(userId, req.params.userId, 'userId');
     const id = await options.reader.customerIdForUser(user);
     if (!id) throw new HttpError(404, 'USER.NOT_FOUND', `No customer is linked to user ${user}.`);
-    const doc = await load(id, req.query);
-    send(req, res, doc, doc);
+    const { doc, etag } = await load(id, req.query);
+    send(req, res, etag, doc);
   });
 
   return router;

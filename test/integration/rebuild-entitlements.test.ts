@@ -1,5 +1,13 @@
 import { Redis } from 'ioredis';
-import { rebuildEntitlements } from '../../src/projections/entitlements/rebuild-entitlements';
+import { toBusEvent } from '../../src/bus/port';
+import { readLedgerIdentity } from '../../src/infra/postgres/ledger-identity';
+import {
+  entitlementsKeyPrefix,
+  entitlementsReadModel,
+  type EntitlementsReadModel,
+} from '../../src/projections/entitlements/entitlements-read-model';
+import { entitlementsQueries, type EntitlementsQueries } from '../../src/projections/entitlements/queries';
+import { silentLogger } from '../../src/shared/logger';
 import { startTestSystem, type TestSystem } from '../support/app';
 import {
   customerCreatedEvent,
@@ -14,10 +22,18 @@ const TIERS = ['basic', 'premium', 'enterprise', 'unlimited'];
 describe('rebuild entitlements from the event log, in place, while live', () => {
   let system: TestSystem;
   let redis: Redis;
+  let prefix: string;
+  /** The model as `billing-ledger rebuild entitlements` opens it, beside the system's live consumer. */
+  let model: EntitlementsReadModel;
+  let queries: EntitlementsQueries;
 
   beforeAll(async () => {
     system = await startTestSystem();
     redis = new Redis(system.config.REDIS_URL);
+    prefix = entitlementsKeyPrefix(system.namespace);
+    const wiring = { redis, store: system.store, catalog: system.catalog, logger: silentLogger, prefix };
+    model = entitlementsReadModel({ ...wiring, logIdentity: () => readLedgerIdentity(system.pool) });
+    queries = entitlementsQueries(wiring);
   });
   afterAll(async () => {
     redis?.disconnect();
@@ -39,8 +55,7 @@ describe('rebuild entitlements from the event log, in place, while live', () => 
   }
 
   async function documents(): Promise<Record<string, string | null>> {
-    const keys = customers.map((c) => `${system.namespace}:ent:doc:${c}`);
-    const values = await redis.mget(...keys);
+    const values = await Promise.all(customers.map((c) => redis.hget(`${prefix}cust:${c}`, 'd')));
     return Object.fromEntries(customers.map((c, i) => [c, values[i] ?? null]));
   }
 
@@ -59,19 +74,18 @@ describe('rebuild entitlements from the event log, in place, while live', () => 
     expect(Object.values(healthy).every((doc) => doc !== null)).toBe(true);
 
     // Damage: one answer overwritten, one customer's keys gone, one state rolled back to nothing.
-    await redis.set(`${system.namespace}:ent:doc:cus_Rb0`, '{"tier":"unlimited","bogus":true}');
-    await redis.del(`${system.namespace}:ent:doc:cus_Rb1`, `${system.namespace}:ent:state:cus_Rb1`);
-    await redis.set(
-      `${system.namespace}:ent:state:cus_Rb2`,
-      JSON.stringify({ position: '0', state: system.accessProjection.initial('cus_Rb2') }),
-    );
+    await redis.hset(`${prefix}cust:cus_Rb0`, 'd', '{"tier":"unlimited","bogus":true}');
+    await redis.del(`${prefix}cust:cus_Rb1`);
+    await redis.hset(`${prefix}cust:cus_Rb2`, {
+      p: '1',
+      s: JSON.stringify(model.projection.initial('cus_Rb2')),
+    });
 
     // Live traffic during the rebuild, after it folded the log and before it swaps: upgrades for
     // half the customers, applied by the live consumer, so those customers are ahead of the fold.
-    const result = await rebuildEntitlements({
-      store: system.store,
-      live: system.entitlements,
-      projection: system.accessProjection,
+    const progress: string[] = [];
+    const result = await model.rebuild({
+      onProgress: (p) => progress.push(p.phase),
       onFolded: async () => {
         for (const [i, customer] of customers.entries()) {
           if (i % 2 === 0) await system.postWebhook(subscriptionEvent(customer, i, 'unlimited', true));
@@ -79,18 +93,16 @@ describe('rebuild entitlements from the event log, in place, while live', () => 
         await system.settle();
       },
     });
+    expect(result.mode).toBe('in-place');
     expect(result.customers).toBe(customers.length);
     expect(result.caughtUp).toBe(customers.length / 2);
+    expect(progress).toEqual(expect.arrayContaining(['fold', 'write']));
     // Reads kept answering: the damaged-but-present answers were there throughout, and now are right.
     await system.settle();
 
     // Every answer equals the fold of that customer's whole log, the damaged ones included.
     for (const customer of customers) {
-      const stored = await system.entitlements.getDocument(customer);
-      const folded = await system.entitlements.getState(customer);
-      expect(folded).not.toBeNull();
-      const fromLog = await foldFromLog(system, customer);
-      expect(stored).toEqual(fromLog);
+      expect(await queries.getDocument(customer)).toEqual(await foldFromLog(system, model, customer));
     }
     const after = await documents();
     expect(JSON.parse(after.cus_Rb1 as string)).toMatchObject({ tier: 'premium', userId: 'u_rb_1' });
@@ -98,15 +110,28 @@ describe('rebuild entitlements from the event log, in place, while live', () => 
     expect(JSON.parse(after.cus_Rb0 as string)).not.toHaveProperty('bogus');
     expect((await system.get('/v1/users/u_rb_1/entitlements')).status).toBe(200);
   });
+
+  it('rebuilds from scratch, by itself, a store that lost its marker (emptied Redis)', async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    await redis.del(...keys);
+    const result = await model.rebuild();
+    expect(result).toMatchObject({ mode: 'from-scratch', customers: customers.length });
+    for (const customer of customers) {
+      expect(await queries.getDocument(customer)).toEqual(await foldFromLog(system, model, customer));
+    }
+    // The live consumer writes again on the rebuilt store.
+    await system.postWebhook(subscriptionEvent('cus_Rb3', 3, 'basic', true));
+    await system.settle();
+    expect(await queries.getDocument('cus_Rb3')).toMatchObject({ tier: 'basic' });
+  });
 });
 
 /** What the model should say: the customer's whole log folded by the same projection. */
-async function foldFromLog(system: TestSystem, customerId: string) {
+async function foldFromLog(system: TestSystem, model: EntitlementsReadModel, customerId: string) {
   const events = (await system.store.readAll({ maxCount: 1000 })).filter(
     (e) => e.data.customerId === customerId,
   );
-  let state = system.accessProjection.initial(customerId);
-  const { toBusEvent } = await import('../../src/bus/port');
-  for (const event of events) state = system.accessProjection.apply(state, toBusEvent(event));
-  return system.accessProjection.render(state, events[events.length - 1]!.position);
+  let state = model.projection.initial(customerId);
+  for (const event of events) state = model.projection.apply(state, toBusEvent(event));
+  return model.projection.render(state, events[events.length - 1]!.position);
 }

@@ -107,7 +107,7 @@ describe('walking skeleton: a Stripe webhook becomes an entitlement through Post
       trialEndsAt: null,
       accessUntil: null,
     });
-    expect(body.etag).toBe(`"cus_Skeleton1@${String(body.body.position)}"`);
+    expect(body.etag).toBe(`"cus_Skeleton1@${String(body.body.position)};open"`);
 
     const feature = await system.get('/v1/customers/cus_Skeleton1/entitlements/advanced_api');
     expect(await feature.json()).toEqual({

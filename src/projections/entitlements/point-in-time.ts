@@ -2,8 +2,12 @@ import { customerStream, subscriptionStream } from '../../aggregates/streams';
 import { toBusEvent } from '../../bus/port';
 import type { EventStore, RecordedEvent } from '../../eventstore/port';
 import type { Entitlements } from './compute-entitlements';
-import type { CustomerAccessState } from './entitlements-projection';
-import type { CustomerAccessProjection, RedisEntitlementsStore } from './redis-entitlements-store';
+import type { CustomerAccessProjection, CustomerAccessState } from './entitlements-projection';
+
+/** Where the live model says which streams a customer has. */
+export interface KnownCustomers {
+  getState(customerId: string): Promise<{ state: CustomerAccessState } | null>;
+}
 
 /** When an event happened in business time: the Stripe event's `created`, else when it was recorded. */
 export function occurredAt(event: RecordedEvent): number {
@@ -19,7 +23,7 @@ export function occurredAt(event: RecordedEvent): number {
  */
 export function pointInTimeEntitlements(
   store: EventStore,
-  live: RedisEntitlementsStore<CustomerAccessState>,
+  live: KnownCustomers,
   projection: CustomerAccessProjection<CustomerAccessState>,
 ) {
   return async (customerId: string, at: Date): Promise<Entitlements | null> => {
@@ -39,7 +43,7 @@ export function pointInTimeEntitlements(
 /** Every event of a customer (its own stream and its subscriptions'), in log order. */
 export async function customerEvents(
   store: EventStore,
-  state: CustomerAccessState,
+  state: Pick<CustomerAccessState, 'customerId' | 'subscriptions'>,
 ): Promise<RecordedEvent[]> {
   const streams = [
     customerStream(state.customerId),
