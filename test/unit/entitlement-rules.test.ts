@@ -1,10 +1,23 @@
+import { toBusEvent } from '../../src/bus/port';
 import { loadCatalog, tierForPrice } from '../../src/catalog/catalog';
+import { processStripeEvent } from '../../src/commands/process-stripe-event';
+import { MemoryEventStore } from '../../src/eventstore/memory-event-store';
 import {
   asOf,
   computeEntitlements,
   featureAccess,
   type SubscriptionAccess,
 } from '../../src/projections/entitlements/compute-entitlements';
+import { entitlementsProjection } from '../../src/projections/entitlements/entitlements-projection';
+import { silentLogger } from '../../src/shared/logger';
+import {
+  DAY,
+  invoicePaymentFailedEvent,
+  iso,
+  subscriptionCreatedEvent,
+  subscriptionUpdatedEvent,
+  type SubscriptionSpec,
+} from '../support/stripe-fixtures';
 
 const catalog = loadCatalog();
 const customer = { customerId: 'cus_1', userId: 'u_1', deleted: false };
@@ -166,5 +179,94 @@ describe('entitlements of a customer', () => {
       6n,
     );
     expect(e).toMatchObject({ tier: null, reason: 'price_not_in_catalog' });
+  });
+});
+
+describe('the feature-access fold, on events the domain decided from Stripe payloads', () => {
+  const projection = entitlementsProjection(catalog, silentLogger);
+  const T = 1_767_225_600;
+  const base: SubscriptionSpec = {
+    id: 'sub_F1',
+    customer: 'cus_F1',
+    created: T,
+    currentPeriodStart: T,
+    currentPeriodEnd: T + 30 * DAY,
+    items: [{ id: 'si_F1', price: { id: 'price_x', metadata: { tier: 'premium' } } }],
+  };
+  let n = 0;
+  async function fold(...stripeEvents: object[]) {
+    const store = new MemoryEventStore();
+    for (const event of stripeEvents) await processStripeEvent(store, event);
+    const events = (await store.readAll()).map(toBusEvent);
+    const state = events.reduce((s, e) => projection.apply(s, e), projection.initial('cus_F1'));
+    return { state, answer: projection.render(state, BigInt(events.length)) };
+  }
+  const at = (s: number) => ({ id: `evt_f_${++n}`, created: s });
+
+  it('keeps a price tier from its metadata, and a cancellation at a date is grace until then, withdrawn after', async () => {
+    const scheduled = await fold(
+      subscriptionCreatedEvent(base, at(T)),
+      subscriptionUpdatedEvent({ ...base, cancelAt: T + 10 * DAY }, at(T + DAY)),
+    );
+    expect(scheduled.answer).toMatchObject({
+      tier: 'premium',
+      reason: 'cancellation_scheduled_grace',
+      accessUntil: iso(T + 10 * DAY),
+    });
+    expect(scheduled.state.subscriptions.sub_F1?.items).toEqual([
+      { priceId: 'price_x', lookupKey: null, metadataTier: 'premium' },
+    ]);
+
+    const withdrawn = await fold(
+      subscriptionCreatedEvent(base, at(T)),
+      subscriptionUpdatedEvent({ ...base, cancelAt: T + 10 * DAY }, at(T + DAY)),
+      subscriptionUpdatedEvent({ ...base, cancelAt: null }, at(T + 2 * DAY)),
+    );
+    expect(withdrawn.answer).toMatchObject({ reason: 'active_subscription', accessUntil: null });
+    expect(withdrawn.state.subscriptions.sub_F1).toMatchObject({ cancelAt: null, cancelAtPeriodEnd: false });
+  });
+
+  it('knows a subscription named by an invoice before its first snapshot, and grants nothing for it yet', async () => {
+    const { state, answer } = await fold(
+      invoicePaymentFailedEvent(
+        { id: 'in_F1', customer: 'cus_F1', subscription: 'sub_F1', attemptCount: 1 },
+        at(T),
+      ),
+    );
+    expect(state.subscriptions).toEqual({ sub_F1: null });
+    expect(answer).toMatchObject({ tier: null, reason: 'no_subscription' });
+  });
+
+  it('keeps only what access reads: no invoices, discounts, MRR or Stripe event ids', async () => {
+    const { state } = await fold(subscriptionCreatedEvent(base, at(T)));
+    expect(Object.keys(state.subscriptions.sub_F1 ?? {}).sort()).toEqual([
+      'cancelAt',
+      'cancelAtPeriodEnd',
+      'cancellationReason',
+      'currentPeriodEnd',
+      'currentPeriodStart',
+      'dunningExhausted',
+      'endedAt',
+      'items',
+      'status',
+      'trialEnd',
+      'trialEndedUnpaid',
+    ]);
+  });
+
+  it('skips a malformed event and leaves the document unchanged', async () => {
+    const { state } = await fold(subscriptionCreatedEvent(base, at(T)));
+    const malformed = {
+      eventId: '00000000-0000-4000-8000-000000000000',
+      type: 'SubscriptionItemsChanged',
+      streamName: 'subscription-sub_F1',
+      revision: 1,
+      position: '9',
+      customerId: 'cus_F1',
+      data: { subscriptionId: 42 },
+      metadata: { schemaVersion: 1 },
+      recordedAt: new Date(0).toISOString(),
+    };
+    expect(projection.apply(state, malformed)).toBe(state);
   });
 });

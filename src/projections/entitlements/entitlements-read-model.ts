@@ -4,7 +4,7 @@ import { toBusEvent, type BusEvent } from '../../bus/port';
 import type { PlanCatalog } from '../../catalog/catalog';
 import type { EventStore } from '../../eventstore/port';
 import { StoreLostError, type PartitionBatch, type ReadModel } from '../../runtime/read-model';
-import { sleep } from '../../shared/async';
+import { backoffDelay, sleep } from '../../shared/async';
 import type { Logger } from '../../shared/logger';
 import { entitlementsProjection, type EntitlementsProjection } from './entitlements-projection';
 import { customerEvents } from './point-in-time';
@@ -76,9 +76,11 @@ export function entitlementsReadModel(options: EntitlementsReadModelOptions): En
     customerIds: readonly string[],
     compute: (customerId: string, stored: StoredCustomer | null) => Promise<StoredCustomer | null>,
   ): Promise<void> {
+    if (customerIds.length === 0) return;
     const id = await logIdentity();
     let pending = [...customerIds];
     for (let round = 0; round < MAX_ROUNDS && pending.length > 0; round++) {
+      if (round > 0) await sleep(backoffDelay(round, { initialMs: 5, maxMs: 200 }));
       const stored = await access.readCustomers(pending);
       await options.afterRead?.(pending);
       const writes: CustomerWrite[] = [];
@@ -101,8 +103,11 @@ export function entitlementsReadModel(options: EntitlementsReadModelOptions): En
       if (outcomes.includes('store-lost')) throw lost('a write found no marker');
       pending = writes.filter((_, i) => outcomes[i] === 'conflict').map((w) => w.customerId);
     }
+    // Starts like Redis's own TRYAGAIN, which the runtime retries with backoff: not a poison event.
     if (pending.length > 0)
-      throw new Error(`entitlements: ${pending.length} customer(s) kept changing under ${MAX_ROUNDS} rounds`);
+      throw new Error(
+        `TRYAGAIN entitlements: ${pending.length} customer(s) kept changing under ${MAX_ROUNDS} rounds`,
+      );
   }
 
   /** Folds each customer's events above its stored position: a replayed event changes nothing. */
