@@ -9,6 +9,7 @@ import { migrate, start, type StartOptions } from './lifecycle';
 import { ConfigError, loadConfig, type Config } from '../config/config';
 import { migratePostgres } from '../infra/postgres/migrate';
 import { createLogger } from '../shared/logger';
+import { deadLettersCommand } from './dead-letters';
 
 function config(): Config {
   try {
@@ -125,6 +126,8 @@ program
       await side.close();
     }
   });
+
+deadLettersCommand(program, config);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`billing-ledger: ${(error as Error).message}\n`);
