@@ -1,4 +1,4 @@
-import type { EventPublisher } from '../bus/port';
+import type { BusEvent, EventPublisher } from '../bus/port';
 import { toBusEvent } from '../bus/port';
 import type { AppendSignal, EventStore } from '../eventstore/port';
 import { sleep } from '../shared/async';
@@ -20,6 +20,11 @@ export interface RelayOptions {
   wakeup?: AppendSignal;
   /** Only the leader relays: several instances are then safe. Without it, this relay always runs. */
   leadership?: Leadership;
+  /**
+   * At most this many bytes of messages per publish (default 512 KiB): a batch that all goes to
+   * one partition stays under Kafka's default 1 MB per record batch. The rest goes next time.
+   */
+  maxBatchBytes?: number;
   /** How often a relay that is not the leader tries again. */
   leadershipRetryMs?: number;
   logger: Logger;
@@ -59,11 +64,13 @@ export class Relay {
   /** Publishes one batch; returns how many events it published. */
   async runOnce(): Promise<number> {
     this.position ??= (await this.checkpoints.load(this.name)) ?? 0n;
-    const events = await this.store.readAll({ after: this.position, maxCount: this.batchSize });
+    const read = await this.store.readAll({ after: this.position, maxCount: this.batchSize });
+    if (this.options.leadership && !this.options.leadership.isLeader) return 0;
+    const messages = this.fitting(read.map(toBusEvent));
+    const events = read.slice(0, messages.length);
     const last = events[events.length - 1];
     if (!last) return 0;
-    if (this.options.leadership && !this.options.leadership.isLeader) return 0;
-    await this.publisher.publish(events.map(toBusEvent));
+    await this.publisher.publish(messages);
     await this.checkpoints.save(this.name, last.position);
     this.position = last.position;
     this.options.onPublished?.(events.length);
@@ -96,6 +103,17 @@ export class Relay {
       this.leading = false;
       await this.options.leadership?.release().catch(() => undefined);
     }
+  }
+
+  /** The longest prefix within maxBatchBytes (at least one message, whatever its size). */
+  private fitting(messages: BusEvent[]): BusEvent[] {
+    const limit = this.options.maxBatchBytes ?? 512 * 1024;
+    let bytes = 0;
+    for (const [i, message] of messages.entries()) {
+      bytes += Buffer.byteLength(JSON.stringify(message)) + 64;
+      if (bytes > limit && i > 0) return messages.slice(0, i);
+    }
+    return messages;
   }
 
   /** Takes or confirms leadership; on taking it, starts again from the saved checkpoint. */

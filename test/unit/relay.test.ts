@@ -1,5 +1,5 @@
 import { MemoryBus } from '../../src/bus/memory-bus';
-import type { BusEvent, EventPublisher } from '../../src/bus/port';
+import { toBusEvent, type BusEvent, type EventPublisher } from '../../src/bus/port';
 import { MemoryEventStore } from '../../src/eventstore/memory-event-store';
 import type { EventData } from '../../src/eventstore/port';
 import { MemoryCheckpoints } from '../../src/relay/checkpoints';
@@ -162,6 +162,35 @@ describe('relay: event store → bus', () => {
     expect(new Set(positions).size).toBe(35);
     expect(await checkpoints.load('relay')).toBe(await store.headPosition());
     expect(relays.map((r) => r.isLeader)).toEqual([false, false]); // released when stopped
+  });
+});
+
+describe('relay batches', () => {
+  it('publishes at most maxBatchBytes at once, and the rest on the next round, in order', async () => {
+    const store = new MemoryEventStore();
+    await seed(store, 10);
+    const bus = new MemoryBus();
+    const sizes: number[] = [];
+    const publisher = bus.publisher();
+    const measuring: EventPublisher = {
+      publish: async (events) => {
+        sizes.push(events.length);
+        await publisher.publish(events);
+      },
+      close: () => publisher.close(),
+    };
+    const [first] = await store.readAll({ maxCount: 1 });
+    const one = Buffer.byteLength(JSON.stringify(toBusEvent(first!))) + 64;
+    const relay = new Relay(store, measuring, new MemoryCheckpoints(), {
+      logger: silentLogger,
+      maxBatchBytes: one * 3,
+    });
+    while ((await relay.runOnce()) > 0);
+    expect(sizes).toEqual([3, 3, 3, 1]);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(bus.log.map((raw) => (JSON.parse(raw) as BusEvent).data.n)).toEqual([
+      0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+    ]);
   });
 });
 
