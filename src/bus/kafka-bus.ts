@@ -23,6 +23,8 @@ export interface KafkaBusOptions {
   partitions: number;
   clientId?: string;
   logger: Logger;
+  /** kafkajs retries per request before an operation fails (default 8). */
+  retries?: number;
 }
 
 /** Creates the topic (and its dead-letter topic) if missing: kafkajs consumers on KRaft fail on a missing topic. */
@@ -65,7 +67,7 @@ export class KafkaBus implements EventBus {
       brokers: options.brokers,
       logLevel: logLevel.WARN,
       logCreator: () => (entry) => logger.warn({ kafka: entry.namespace, ...entry.log }, entry.log.message),
-      retry: { retries: 8, initialRetryTime: 200 },
+      retry: { retries: options.retries ?? 8, initialRetryTime: 200 },
     });
   }
 

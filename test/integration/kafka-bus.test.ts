@@ -4,6 +4,7 @@ import { KafkaBus } from '../../src/bus/kafka-bus';
 import type { BusEvent } from '../../src/bus/port';
 import { silentLogger } from '../../src/shared/logger';
 import { eventually } from '../support/eventually';
+import { tcpProxy } from '../support/tcp-proxy';
 
 const brokers = (process.env.KAFKA_BROKERS as string).split(',');
 
@@ -97,5 +98,41 @@ describe('Kafka bus (real broker)', () => {
     await eventually(async () => handled.includes(good.eventId), Boolean);
     await consumer.stop();
     expect(letters.some((reason) => /eventId/.test(reason))).toBe(true);
+  });
+
+  it('a publisher whose first connect failed connects again on the next publish, and the message arrives', async () => {
+    const proxy = await tcpProxy(Number((brokers[0] as string).split(':')[1]));
+    const flaky = new KafkaBus({
+      brokers: [`127.0.0.1:${proxy.port}`],
+      topic,
+      partitions: 3,
+      logger: silentLogger,
+      retries: 1,
+    });
+    const publisher = flaky.publisher();
+    const event = busEvent('cus_R', 2000);
+    try {
+      await expect(publisher.publish([event])).rejects.toThrow();
+      await proxy.open();
+      await publisher.publish([event]);
+    } finally {
+      await publisher.close();
+      await proxy.close();
+    }
+
+    const seen: string[] = [];
+    const consumer = new Kafka({ brokers, logLevel: logLevel.NOTHING }).consumer({
+      groupId: `g-${randomUUID().slice(0, 8)}`,
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => void seen.push(message.value?.toString() ?? ''),
+    });
+    try {
+      await eventually(async () => seen.includes(JSON.stringify(event)), Boolean);
+    } finally {
+      await consumer.disconnect();
+    }
   });
 });
