@@ -419,7 +419,11 @@ async function listen(w: Wiring, app: ReturnType<typeof createGateway>): Promise
     const s = app.listen(w.config.PORT, '127.0.0.1', () => resolve(s));
     s.once('error', reject);
   });
-  w.logger.info({ url: urlOf(server) }, 'gateway listening');
+  // Node's own start and module loading included: what an operator waits for after a restart.
+  w.logger.info(
+    { url: urlOf(server), sinceProcessStartMs: Math.round(process.uptime() * 1000) },
+    'gateway listening',
+  );
   return server;
 }
 
@@ -439,8 +443,10 @@ async function stopSystem(
   const deadline = Date.now() + deadlineMs;
   const left = () => Math.max(0, deadline - Date.now());
   const within = async (what: string, work: Promise<unknown>): Promise<boolean> => {
+    const started = Date.now();
     try {
       await withTimeout(work, left(), `${what}: shutdown deadline passed`);
+      w.logger.debug({ step: what, ms: Date.now() - started }, 'shutdown step done');
       return true;
     } catch (error) {
       w.logger.warn({ err: (error as Error).message }, 'shutdown step cut short');
@@ -463,7 +469,10 @@ async function stopSystem(
     parts.readStore === w.store ? Promise.resolve() : parts.readStore.close(),
     w.store.close(),
     closePools(w.pools),
-    w.redis.quit().catch(() => undefined),
+    // QUIT waits in the offline queue while Redis is unreachable: only a connected client says goodbye.
+    w.redis.status === 'ready'
+      ? w.redis.quit().catch(() => undefined)
+      : Promise.resolve(w.redis.disconnect()),
     w.clickhouse.close(),
   ];
   clean = (await within('clients', Promise.allSettled(closing))) && clean;

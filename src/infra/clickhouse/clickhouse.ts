@@ -1,8 +1,11 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 
 export type { ClickHouseClient };
 
 export const CLICKHOUSE_DATABASE = 'billing';
+
+/** The client's own console logger is off: failures reach the caller, which logs them once. */
+const quiet = { level: ClickHouseLogLevel.OFF };
 
 export interface ClickHouseOptions {
   /** Per request (queries, inserts, pings); default 30 s. */
@@ -24,12 +27,13 @@ export function createClickHouseClient(url: string, options: ClickHouseOptions =
     url,
     database: CLICKHOUSE_DATABASE,
     request_timeout: options.requestTimeoutMs ?? 30_000,
+    log: quiet,
   });
 }
 
 /** Creates the `billing` database when missing. */
 export async function ensureClickHouseDatabase(url: string, options: ClickHouseOptions = {}): Promise<void> {
-  const admin = createClient({ url, request_timeout: options.requestTimeoutMs ?? 30_000 });
+  const admin = createClient({ url, request_timeout: options.requestTimeoutMs ?? 30_000, log: quiet });
   try {
     await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${CLICKHOUSE_DATABASE}` });
   } finally {
