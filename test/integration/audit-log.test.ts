@@ -5,7 +5,8 @@ import { MemoryEventStore } from '../../src/eventstore/memory-event-store';
 import { createGatewayApp } from '../../src/gateway/app';
 import { auditRouter } from '../../src/gateway/audit-routes';
 import { requireScope } from '../../src/gateway/auth';
-import { PostgresAuditLog } from '../../src/projections/audit/postgres-audit-log';
+import { auditReadModel } from '../../src/projections/audit/audit-read-model';
+import { MalformedAuditEvent, PostgresAuditLog } from '../../src/projections/audit/postgres-audit-log';
 import { rebuildAuditLog } from '../../src/projections/audit/rebuild-audit-log';
 import { silentLogger } from '../../src/shared/logger';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
@@ -63,6 +64,20 @@ describe('audit log read model (PostgreSQL)', () => {
   const checkpoint = async (name = 'audit-log'): Promise<string | undefined> =>
     (await db.pool.query<{ position: string }>('SELECT position FROM checkpoints WHERE name = $1', [name]))
       .rows[0]?.position;
+
+  /** The test database, except that the statement containing `sql` fails with `error`. */
+  const poolFailingAt = (sql: string, error: Error): Pool =>
+    ({
+      connect: async () => {
+        const client = await db.pool.connect();
+        const query = client.query.bind(client) as (text: string, values?: unknown[]) => Promise<unknown>;
+        return Object.assign(Object.create(client) as PoolClient, {
+          query: (text: string, values?: unknown[]) =>
+            text.includes(sql) ? Promise.reject(error) : query(text, values),
+          release: () => client.release(),
+        });
+      },
+    }) as unknown as Pool;
 
   describe('applyBatch', () => {
     it('applying the same batch twice leaves the table identical, and a partial overlap adds only the new rows', async () => {
@@ -142,24 +157,72 @@ describe('audit log read model (PostgreSQL)', () => {
     });
 
     it('commits rows and checkpoint together: a failure before the checkpoint leaves neither', async () => {
-      const failingPool = {
-        connect: async () => {
-          const client = await db.pool.connect();
-          const query = client.query.bind(client) as (sql: string, values?: unknown[]) => Promise<unknown>;
-          return Object.assign(Object.create(client) as PoolClient, {
-            query: (sql: string, values?: unknown[]) =>
-              sql.includes('INSERT INTO checkpoints')
-                ? Promise.reject(new Error('connection lost'))
-                : query(sql, values),
-            release: () => client.release(),
-          });
-        },
-      } as unknown as Pool;
+      const failingPool = poolFailingAt('INSERT INTO checkpoints', new Error('connection lost'));
       await expect(new PostgresAuditLog(failingPool, silentLogger).applyBatch([busEvent(1)])).rejects.toThrow(
         'connection lost',
       );
       expect(await dump()).toEqual([]);
       expect(await checkpoint()).toBeUndefined();
+    });
+  });
+
+  describe('read model on the consumer runtime', () => {
+    const model = () => auditReadModel({ pool: db.pool, logger: silentLogger });
+    const consumerCheckpoints = async () =>
+      (
+        await db.pool.query<{ kafka_partition: number; next_offset: string }>(
+          'SELECT kafka_partition, next_offset FROM consumer_checkpoints ORDER BY kafka_partition',
+        )
+      ).rows.map((r) => [r.kafka_partition, r.next_offset]);
+
+    it('writes rows and the partition checkpoint, and prepare() answers the checkpoints it wrote', async () => {
+      const audit = model();
+      expect(await audit.prepare(new AbortController().signal)).toEqual(new Map());
+      await audit.apply({ partition: 0, events: [busEvent(1), busEvent(2)], nextOffset: '2' });
+      await audit.apply({ partition: 2, events: [busEvent(3)], nextOffset: '41' });
+      // Only the checkpoint moves (the events were dead-lettered or not parseable).
+      await audit.apply({ partition: 0, events: [], nextOffset: '5' });
+      // A late batch of a previous owner of the partition never moves it back.
+      await audit.apply({ partition: 2, events: [busEvent(3)], nextOffset: '40' });
+
+      expect(await dump()).toHaveLength(3);
+      expect(await model().prepare(new AbortController().signal)).toEqual(
+        new Map([
+          [0, '5'],
+          [2, '41'],
+        ]),
+      );
+    });
+
+    it('commits rows and partition checkpoint together: a failure at the checkpoint leaves neither', async () => {
+      const failingPool = poolFailingAt(
+        'INSERT INTO consumer_checkpoints',
+        new Error('Connection terminated unexpectedly'),
+      );
+      const audit = auditReadModel({ pool: failingPool, logger: silentLogger });
+      await expect(audit.apply({ partition: 1, events: [busEvent(1)], nextOffset: '1' })).rejects.toThrow(
+        'Connection terminated unexpectedly',
+      );
+      expect(await dump()).toEqual([]);
+      expect(await consumerCheckpoints()).toEqual([]);
+    });
+
+    it('refuses a malformed event with MalformedAuditEvent (the runtime dead-letters it) and writes nothing of its batch', async () => {
+      const malformed = { ...busEvent(2), recordedAt: 'yesterday' };
+      await expect(
+        model().apply({ partition: 0, events: [busEvent(1), malformed], nextOffset: '2' }),
+      ).rejects.toBeInstanceOf(MalformedAuditEvent);
+      expect(await dump()).toEqual([]);
+      expect(await consumerCheckpoints()).toEqual([]);
+    });
+
+    it('replay inserts a dead-lettered event once and leaves the partition checkpoints alone', async () => {
+      const audit = model();
+      await audit.apply({ partition: 0, events: [busEvent(1)], nextOffset: '1' });
+      await audit.replay(busEvent(2));
+      await audit.replay(busEvent(2));
+      expect((await dump()).map((row) => (row as { log_position: string }).log_position)).toEqual(['1', '2']);
+      expect(await consumerCheckpoints()).toEqual([[0, '1']]);
     });
   });
 
