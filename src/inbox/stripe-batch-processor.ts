@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { PoolClient } from 'pg';
 import { StagedAppends, type CommandHandler } from '../commands/handle-command';
 import {
@@ -29,6 +30,17 @@ export interface StripeBatchProcessorOptions {
   logger: Logger;
   /** Each entry's result, e.g. for metrics. */
   onResult?: (entry: InboxEntry, outcome: InboxOutcome | 'failed') => void;
+}
+
+let lastBreath = performance.now();
+/**
+ * Decisions on cached state never wait for I/O, so a big batch would hold the event loop (and
+ * the webhooks this process acknowledges) for its whole length: let it run every few ms.
+ */
+async function breathe(): Promise<void> {
+  if (performance.now() - lastBreath < 5) return;
+  await new Promise((resolve) => setImmediate(resolve));
+  lastBreath = performance.now();
 }
 
 export function inboxOutcomeOf(result: ProcessStripeEventResult): InboxOutcome {
@@ -83,6 +95,7 @@ export function stripeBatchProcessor(options: StripeBatchProcessorOptions): Batc
         try {
           const result = await stageStripeEvent(unit, entry.payload, { correlationId: entry.stripeEventId });
           settled.push({ entry, outcome: inboxOutcomeOf(result) });
+          await breathe();
         } catch (error) {
           // The customer's staged decisions may include part of this entry: none of them is appended.
           onError(entry, error);
