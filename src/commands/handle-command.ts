@@ -82,7 +82,7 @@ export interface LoadedStream<S> {
 export class StreamStateCache {
   private readonly entries = new Map<string, LoadedStream<unknown>>();
 
-  constructor(readonly maxStreams = 20_000) {}
+  constructor(readonly maxStreams = 10_000) {}
 
   get size(): number {
     return this.entries.size;
