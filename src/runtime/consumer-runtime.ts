@@ -20,6 +20,13 @@ export interface ConsumerStatus {
   lastDeadLetter?: { reason: string; partition: number; offset: string; eventId?: string; at: string };
 }
 
+/** A consumer's status as `/ready` reports a component (the gateway's ComponentReport shape). */
+export interface ConsumerReport {
+  status: 'ready' | 'degraded';
+  state: ConsumerState;
+  [detail: string]: unknown;
+}
+
 export interface ConsumerRuntimeOptions {
   bus: KafkaBus;
   /** Prefix of every consumer group: `<namespace>.<model.name>`. */
@@ -67,11 +74,22 @@ export class ConsumerRuntime {
 
   /** False when a consumer is not running, or has been retrying for longer than the alarm. */
   healthy(): boolean {
+    return [...this.consumers.values()].every((consumer) => this.isHealthy(consumer.status()));
+  }
+
+  /** Each consumer as a `/ready` component (`consumer:<name>`): ready while healthy, else degraded. */
+  componentReports(): Record<string, ConsumerReport> {
+    return Object.fromEntries(
+      [...this.consumers].map(([name, consumer]) => {
+        const status = consumer.status();
+        return [`consumer:${name}`, { ...status, status: this.isHealthy(status) ? 'ready' : 'degraded' }];
+      }),
+    );
+  }
+
+  private isHealthy({ state, since }: ConsumerStatus): boolean {
     const alarm = this.options.retryAlarmMs ?? 60_000;
-    return [...this.consumers.values()].every((consumer) => {
-      const { state, since } = consumer.status();
-      return state === 'running' || (state === 'retrying' && Date.now() - Date.parse(since) < alarm);
-    });
+    return state === 'running' || (state === 'retrying' && Date.now() - Date.parse(since) < alarm);
   }
 
   /** Stops every consumer: in-flight batches may finish until the deadline; uncommitted ones are fetched again later. */

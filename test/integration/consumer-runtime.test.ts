@@ -339,12 +339,20 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
     expect(Date.now() - started).toBeLessThan(100);
     expect(runtime.status()['test-model']?.state).toBe('starting');
     expect(runtime.healthy()).toBe(false);
+    expect(runtime.componentReports()['consumer:test-model']).toMatchObject({
+      status: 'degraded',
+      state: 'starting',
+    });
     await eventually(
       async () => runtime.status()['test-model']?.state,
       (s) => s === 'running',
       { timeoutMs: 30_000 },
     );
     expect(runtime.healthy()).toBe(true);
+    expect(runtime.componentReports()['consumer:test-model']).toMatchObject({
+      status: 'ready',
+      state: 'running',
+    });
   });
 
   it('stops gracefully: waits for the batch in flight, then reports stopped', async () => {
