@@ -5,64 +5,16 @@ import type { BusEvent } from '../../src/bus/port';
 import { Metrics } from '../../src/infra/metrics/metrics';
 import { ConsumerRuntime } from '../../src/runtime/consumer-runtime';
 import { DeadLetterStore, replayDeadLetters, type DeadLetter } from '../../src/runtime/dead-letters';
-import { StoreLostError, type PartitionBatch, type ReadModel } from '../../src/runtime/read-model';
+import { StoreLostError } from '../../src/runtime/read-model';
 import { silentLogger } from '../../src/shared/logger';
 import { eventually } from '../support/eventually';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
+import { testBusEvent, TestReadModel } from '../support/test-read-model';
 
 const brokers = (process.env.KAFKA_BROKERS as string).split(',');
 const kafka = new Kafka({ brokers, logLevel: logLevel.NOTHING });
 
-function busEvent(customerId: string, n: number): BusEvent {
-  return {
-    eventId: randomUUID(),
-    type: 'Tested',
-    streamName: `customer-${customerId}`,
-    revision: n,
-    position: String(n),
-    customerId,
-    data: { customerId, n },
-    metadata: { schemaVersion: 1 },
-    recordedAt: new Date().toISOString(),
-  };
-}
-
-/**
- * A read model whose "store" is this object: applied events (with how many times each was
- * newly applied) and per-partition checkpoints, changed together per batch like a transaction.
- */
-class TestModel implements ReadModel {
-  readonly applied = new Map<string, number>();
-  readonly checkpoints = new Map<number, string>();
-  readonly batches: PartitionBatch[] = [];
-  prepares = 0;
-  /** Runs before each apply; throw to fail it. */
-  fault: (batch: PartitionBatch) => void = () => undefined;
-
-  constructor(readonly name = 'test-model') {}
-
-  async prepare(): Promise<Map<number, string>> {
-    this.prepares += 1;
-    return new Map(this.checkpoints);
-  }
-
-  async apply(batch: PartitionBatch): Promise<void> {
-    this.fault(batch);
-    this.batches.push(batch);
-    for (const event of batch.events)
-      if (!this.applied.has(event.eventId)) this.applied.set(event.eventId, 1);
-    this.checkpoints.set(batch.partition, batch.nextOffset);
-  }
-
-  async replay(event: BusEvent): Promise<void> {
-    this.fault({ partition: -1, events: [event], nextOffset: '0' });
-    this.applied.set(event.eventId, (this.applied.get(event.eventId) ?? 0) + 1);
-  }
-
-  has(events: BusEvent[]): boolean {
-    return events.every((e) => this.applied.has(e.eventId));
-  }
-}
+const busEvent = testBusEvent;
 
 describe('consumer runtime (real Kafka and PostgreSQL)', () => {
   let db: TestDatabase;
@@ -136,7 +88,7 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
   };
 
   it('dead-letters the event a model throws TypeError on (DLQ topic and table, with the reason), applies the later ones of the same partition, shows it in status, and a fixed model replays it once', async () => {
-    const model = new TestModel();
+    const model = new TestReadModel();
     const before = [1, 2].map((n) => busEvent('cus_A', n));
     const poison = busEvent('cus_A', 3);
     const after = [4, 5, 6].map((n) => busEvent('cus_A', n));
@@ -156,7 +108,7 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
       { timeoutMs: 30_000 },
     );
 
-    expect(model.applied.has(poison.eventId)).toBe(false);
+    expect(model.delivered.has(poison.eventId)).toBe(false);
     const reason = "TypeError: Cannot read properties of undefined (reading 'tier')";
     const stored = await letters.list({ consumer: 'test-model' });
     expect(stored).toEqual([
@@ -196,14 +148,14 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
     broken = false;
     const outcomes = await replayDeadLetters(letters, [model], { consumer: 'test-model' });
     expect(outcomes.map((o) => [o.outcome, o.letter.event?.eventId])).toEqual([['replayed', poison.eventId]]);
-    expect(model.applied.get(poison.eventId)).toBe(1);
+    expect(model.delivered.get(poison.eventId)).toBe(1);
     expect(await replayDeadLetters(letters, [model], { consumer: 'test-model' })).toEqual([]);
-    expect(model.applied.get(poison.eventId)).toBe(1);
+    expect(model.delivered.get(poison.eventId)).toBe(1);
     expect((await letters.list({ consumer: 'test-model', all: true }))[0]?.replayedAt).toBeInstanceOf(Date);
   });
 
   it('retries a batch that fails on infrastructure until it passes: every event applied once, nothing dead-lettered, status back to running', async () => {
-    const model = new TestModel();
+    const model = new TestReadModel();
     const events = Array.from({ length: 12 }, (_, i) => busEvent(`cus_${i % 3}`, i + 1));
     let failures = 4;
     const states = new Set<string>();
@@ -218,8 +170,8 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
     runtime.start(model);
     await eventually(async () => model.has(events), Boolean, { timeoutMs: 30_000 });
 
-    expect([...model.applied.values()].every((times) => times === 1)).toBe(true);
-    expect(model.applied.size).toBe(events.length);
+    expect(model.doubled()).toEqual([]);
+    expect(model.delivered.size).toBe(events.length);
     expect(states.has('retrying')).toBe(true);
     expect(await letters.list({ consumer: 'test-model' })).toEqual([]);
     expect((await metrics.consumerRetries.get()).values[0]?.value).toBe(4);
@@ -230,7 +182,7 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
   });
 
   it('answers StoreLostError by calling prepare() again and resuming from the checkpoint it gives', async () => {
-    const model = new TestModel();
+    const model = new TestReadModel();
     const first = [1, 2, 3].map((n) => busEvent('cus_A', n));
     const second = [4, 5].map((n) => busEvent('cus_A', n));
     await publish(1, first);
@@ -243,7 +195,7 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
     model.fault = () => {
       if (!lost) return;
       lost = false;
-      model.applied.delete(first[2]?.eventId as string);
+      model.delivered.delete(first[2]?.eventId as string);
       model.checkpoints.set(1, '2');
       throw new StoreLostError('test-model', 'marker missing');
     };
@@ -262,7 +214,7 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
   });
 
   it('restarts a consumer that kafkajs will not restart (a crash outside the model) and goes on', async () => {
-    const model = new TestModel();
+    const model = new TestReadModel();
     const poison = busEvent('cus_A', 1);
     const later = busEvent('cus_A', 2);
     model.fault = (batch) => {
@@ -303,7 +255,7 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
   });
 
   it("resumes from the model's checkpoints, not the group's committed offsets, in both directions", async () => {
-    const model = new TestModel();
+    const model = new TestReadModel();
     const p0 = [1, 2, 3, 4].map((n) => busEvent('cus_A', n));
     const p1 = [5, 6, 7].map((n) => busEvent('cus_B', n));
     await publish(0, p0);
@@ -321,8 +273,8 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
     runtime.start(model);
     await eventually(async () => model.has([...p0.slice(2), ...p1]), Boolean, { timeoutMs: 30_000 });
 
-    expect(model.applied.has(p0[0]?.eventId as string)).toBe(false);
-    expect(model.applied.has(p0[1]?.eventId as string)).toBe(false);
+    expect(model.delivered.has(p0[0]?.eventId as string)).toBe(false);
+    expect(model.delivered.has(p0[1]?.eventId as string)).toBe(false);
     expect(model.batches.flatMap((b) => b.events.map((e) => e.position)).sort()).toEqual([
       '3',
       '4',
@@ -333,7 +285,7 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
   });
 
   it('starts in the background: start() returns at once, the state is starting until the group is joined', async () => {
-    const model = new TestModel();
+    const model = new TestReadModel();
     const started = Date.now();
     runtime.start(model);
     expect(Date.now() - started).toBeLessThan(100);
@@ -356,7 +308,7 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
   });
 
   it('stops gracefully: waits for the batch in flight, then reports stopped', async () => {
-    const model = new TestModel();
+    const model = new TestReadModel();
     const event = busEvent('cus_A', 1);
     let inFlight = false;
     let finished = false;
@@ -378,7 +330,7 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
     expect(finished).toBe(false);
     await runtime.stop(10_000);
     expect(finished).toBe(true);
-    expect(model.applied.has(event.eventId)).toBe(true);
+    expect(model.delivered.has(event.eventId)).toBe(true);
     expect(runtime.status()['test-model']?.state).toBe('stopped');
   });
 });

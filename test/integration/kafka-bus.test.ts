@@ -2,80 +2,72 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaBus } from '../../src/bus/kafka-bus';
 import type { BusEvent } from '../../src/bus/port';
+import { ConsumerRuntime } from '../../src/runtime/consumer-runtime';
+import { DeadLetterStore } from '../../src/runtime/dead-letters';
 import { silentLogger } from '../../src/shared/logger';
 import { eventually } from '../support/eventually';
+import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { tcpProxy } from '../support/tcp-proxy';
+import { testBusEvent, TestReadModel } from '../support/test-read-model';
 
 const brokers = (process.env.KAFKA_BROKERS as string).split(',');
 
-function busEvent(customerId: string, position: number): BusEvent {
-  return {
-    eventId: randomUUID(),
-    type: 'Tested',
-    streamName: `customer-${customerId}`,
-    revision: position,
-    position: String(position),
-    customerId,
-    data: { customerId, position },
-    metadata: { schemaVersion: 1 },
-    recordedAt: new Date().toISOString(),
-  };
-}
+const busEvent = testBusEvent;
 
 describe('Kafka bus (real broker)', () => {
   const topic = `billing-ledger.test.bus.${randomUUID().slice(0, 8)}`;
   const bus = new KafkaBus({ brokers, topic, partitions: 3, logger: silentLogger });
 
-  beforeAll(() => bus.ensureTopics());
+  let db: TestDatabase;
+  let deadLetters: DeadLetterStore;
+  beforeAll(async () => {
+    await bus.ensureTopics();
+    db = await createTestDatabase({ prefix: 'bus' });
+    deadLetters = new DeadLetterStore(db.pool);
+  });
   afterAll(async () => {
+    await db.drop();
     const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     await admin.deleteTopics({ topics: [topic, `${topic}.dlq`] }).catch(() => undefined);
     await admin.disconnect();
   });
 
-  it('delivers each customer’s events in order to a consumer group, and a restarted group resumes after its commit', async () => {
+  it('delivers each customer’s events in order while partitions are consumed concurrently, and a restarted group with no model checkpoint resumes after its commit', async () => {
     const publisher = bus.publisher();
-    const customers = ['cus_A', 'cus_B', 'cus_C', 'cus_D'];
+    const customers = ['cus_A', 'cus_B', 'cus_C', 'cus_D', 'cus_E', 'cus_F'];
     let position = 0;
     const first: BusEvent[] = [];
     for (let round = 0; round < 5; round++) for (const c of customers) first.push(busEvent(c, ++position));
     await publisher.publish(first);
 
-    const seen: BusEvent[] = [];
-    const group = `g-${randomUUID().slice(0, 8)}`;
-    const consumer = bus.consumer(group);
-    await consumer.start({
-      handle: async (events) => void seen.push(...events),
-      deadLetter: async () => undefined,
-    });
-    await eventually(
-      async () => seen.length,
-      (n) => n >= first.length,
-    );
-    await consumer.stop();
-
+    const namespace = `g${randomUUID().slice(0, 8)}`;
+    const run = async (model: TestReadModel, until: readonly BusEvent[]) => {
+      const runtime = new ConsumerRuntime({ bus, namespace, deadLetters, logger: silentLogger });
+      runtime.start(model);
+      try {
+        await eventually(async () => model.has(until), Boolean, { timeoutMs: 30_000 });
+      } finally {
+        await runtime.stop();
+      }
+    };
+    const model = new TestReadModel();
+    await run(model, first);
+    const seen = model.batches.flatMap((b) => b.events);
     for (const c of customers) {
       const positions = seen.filter((e) => e.customerId === c).map((e) => Number(e.position));
-      expect(positions).toEqual([...positions].sort((a, b) => a - b));
+      expect(positions).toEqual([...positions].sort((x, y) => x - y));
       expect(positions).toHaveLength(5);
     }
+    expect(new Set(model.batches.map((b) => b.partition)).size).toBeGreaterThan(1);
 
     const second = customers.map((c) => busEvent(c, ++position));
     await publisher.publish(second);
-    const resumed: BusEvent[] = [];
-    const again = bus.consumer(group);
-    await again.start({
-      handle: async (events) => void resumed.push(...events),
-      deadLetter: async () => undefined,
-    });
-    await eventually(
-      async () => resumed.length,
-      (n) => n >= second.length,
-    );
-    await again.stop();
     await publisher.close();
-    expect(resumed.map((e) => e.eventId).sort()).toEqual(second.map((e) => e.eventId).sort());
+    // A model that keeps no checkpoints of its own (prepare answers an empty map): Kafka's commit is the fallback.
+    const resumed = new TestReadModel();
+    await run(resumed, second);
+    expect([...resumed.delivered.keys()].sort()).toEqual(second.map((e) => e.eventId).sort());
   });
 
   it('dead-letters a message that is not a bus event, with the reason, and keeps consuming', async () => {
@@ -88,16 +80,22 @@ describe('Kafka bus (real broker)', () => {
     await publisher.publish([good]);
     await publisher.close();
 
-    const letters: string[] = [];
-    const handled: string[] = [];
-    const consumer = bus.consumer(`g-${randomUUID().slice(0, 8)}`);
-    await consumer.start({
-      handle: async (events) => void handled.push(...events.map((e) => e.eventId)),
-      deadLetter: async (letter) => void letters.push(letter.reason),
+    const model = new TestReadModel('bus-test');
+    const runtime = new ConsumerRuntime({
+      bus,
+      namespace: `g${randomUUID().slice(0, 8)}`,
+      deadLetters,
+      logger: silentLogger,
     });
-    await eventually(async () => handled.includes(good.eventId), Boolean);
-    await consumer.stop();
-    expect(letters.some((reason) => /eventId/.test(reason))).toBe(true);
+    runtime.start(model);
+    try {
+      await eventually(async () => model.has([good]), Boolean, { timeoutMs: 30_000 });
+    } finally {
+      await runtime.stop();
+    }
+    const letters = await deadLetters.list({ consumer: 'bus-test' });
+    expect(letters.map((l) => [l.raw, l.event])).toEqual([['{"not":"an event"}', undefined]]);
+    expect(letters[0]?.reason).toMatch(/eventId/);
   });
 
   it('a publisher whose first connect failed connects again on the next publish, and the message arrives', async () => {
