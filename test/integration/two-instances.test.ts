@@ -37,7 +37,7 @@ describe('two app instances on the same services', () => {
   let single: Awaited<ReturnType<typeof readModelSnapshot>>;
 
   beforeAll(async () => {
-    const environment = await createProcessEnvironment({ redisDb: 12 });
+    const environment = await createProcessEnvironment({ redisDb: 14 });
     const app = await startAppProcess(environment);
     const sender = new WebhookSender(app.url, environment.env.STRIPE_WEBHOOK_SECRET!.split(',')[0]!);
     try {
@@ -52,7 +52,7 @@ describe('two app instances on the same services', () => {
   });
 
   it('publishes each event once, serves reads from both, and ends with the read models of a single instance', async () => {
-    const environment = await createProcessEnvironment({ redisDb: 13 });
+    const environment = await createProcessEnvironment({ redisDb: 15 });
     const a = await startAppProcess(environment);
     const b = await startAppProcess(environment);
     const secret = environment.env.STRIPE_WEBHOOK_SECRET!.split(',')[0]!;
