@@ -164,3 +164,12 @@ BEGIN
       FROM generate_series(1, v_n) AS s(i);
 END;
 $$;
+
+-- One implementation of the append rules: a single-stream append is a call of one request.
+CREATE OR REPLACE FUNCTION append_to_stream(p_stream text, p_expected text, p_events jsonb)
+RETURNS TABLE (outcome text, revision integer, "position" bigint, conflicting_ids uuid[])
+LANGUAGE sql AS $$
+  SELECT m.outcome, m.revision, m.position, m.conflicting_ids
+    FROM append_many(jsonb_build_array(
+           jsonb_build_object('stream', p_stream, 'expected', p_expected, 'events', p_events))) AS m;
+$$;
