@@ -218,6 +218,41 @@ describe('inbox: parallel across customers, in order per customer', () => {
     expect(await streams(store)).toEqual(await reference(events));
   });
 
+  it("a stale cache (another process appended to a stream) fails only that customer's group; it is released and handled next time", async () => {
+    const { inbox, store } = await fresh();
+    const events = histories(4, 'S');
+    const cut = Math.floor(events.length / 2);
+    const handler = new CommandHandler(store);
+    const worker = new InboxWorker(inbox, async () => fail('unused'), silentLogger, {
+      processor: batchProcessor(store, handler),
+    });
+    await storeAll(inbox, events.slice(0, cut));
+    await drain(worker);
+    // Another instance handles one of the later events itself, behind this handler's cache.
+    const [outOfBand] = events.slice(cut).filter((e) => e.type.startsWith('customer.subscription.'));
+    await processStripeEvent(store, outOfBand!, { handler: new CommandHandler(store) });
+    await storeAll(inbox, events.slice(cut));
+    const first = await worker.drainOnce();
+    await drain(worker);
+    expect(first).toBeLessThan(events.length - cut); // the conflicted customer was released
+    expect(await pending()).toBe(0);
+    const order = [...events.slice(0, cut), outOfBand!, ...events.slice(cut).filter((e) => e !== outOfBand)];
+    expect(await streams(store)).toEqual(await reference(order));
+  });
+
+  it('entries whose events a worker appended before dying without recording them are handled once', async () => {
+    const { inbox, store } = await fresh();
+    const events = histories(5, 'L');
+    await storeAll(inbox, events);
+    for (const e of events.slice(0, 20))
+      await processStripeEvent(store, e, { handler: new CommandHandler(store) });
+    await drain(
+      new InboxWorker(inbox, async () => fail('unused'), silentLogger, { processor: batchProcessor(store) }),
+    );
+    expect(await pending()).toBe(0);
+    expect(await streams(store)).toEqual(await reference(events));
+  });
+
   it('a customer with an entry waiting for its retry is not taken, so its later entries do not overtake it', async () => {
     const { inbox } = await fresh();
     const events = histories(2, 'O');
