@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { customerKeyOf } from './customer-key';
+import { InboxIntake, type IntakeEntry } from './inbox-intake';
 
 /** A verified Stripe webhook delivery, as stored in the inbox. */
 export interface InboxEntry {
@@ -55,22 +55,15 @@ const CUSTOMER_LOCKS = 1112294761;
 
 /** The inbox: durable before acknowledged, unique on the Stripe event id. */
 export class PostgresInbox {
-  constructor(private readonly pool: Pool) {}
+  private readonly intake: InboxIntake;
+
+  constructor(private readonly pool: Pool) {
+    this.intake = new InboxIntake(pool);
+  }
 
   /** Stores the delivery; returns false when the event id was already stored (a redelivery). */
-  async store(entry: Omit<InboxEntry, 'attempts' | 'customerKey'>): Promise<boolean> {
-    const result = await this.pool.query(
-      `INSERT INTO stripe_inbox (stripe_event_id, event_type, payload, stripe_created, customer_key)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT (stripe_event_id) DO NOTHING`,
-      [
-        entry.stripeEventId,
-        entry.eventType,
-        JSON.stringify(entry.payload),
-        entry.stripeCreated,
-        customerKeyOf(entry.eventType, entry.payload),
-      ],
-    );
-    return result.rowCount === 1;
+  store(entry: IntakeEntry): Promise<boolean> {
+    return this.intake.store(entry);
   }
 
   /**
