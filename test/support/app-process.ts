@@ -92,12 +92,24 @@ export interface AppProcess {
 /** Starts `billing-ledger start` and resolves once `/health` answers. */
 export async function startAppProcess(
   environment: ProcessEnvironment,
-  options: { port?: number; args?: string[]; env?: Record<string, string>; healthTimeoutMs?: number } = {},
+  options: {
+    port?: number;
+    args?: string[];
+    /** Flags for node itself (e.g. --cpu-prof). */
+    nodeArgs?: string[];
+    env?: Record<string, string>;
+    healthTimeoutMs?: number;
+  } = {},
 ): Promise<AppProcess> {
   const port = options.port ?? (await freePort());
   const child = spawn(
     process.execPath,
-    [path.join(ROOT, 'bin', 'billing-ledger.js'), 'start', ...(options.args ?? [])],
+    [
+      ...(options.nodeArgs ?? []),
+      path.join(ROOT, 'bin', 'billing-ledger.js'),
+      'start',
+      ...(options.args ?? []),
+    ],
     {
       cwd: ROOT,
       env: { ...environment.env, PORT: String(port), ...options.env },
