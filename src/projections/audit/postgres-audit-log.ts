@@ -141,7 +141,10 @@ export async function inTransaction<T>(pool: Pool, work: (client: PoolClient) =>
   }
 }
 
-/** The audit log consumer: rows and checkpoint in one transaction, so a crash anywhere replays cleanly. */
+/**
+ * Rows and the log-position checkpoint in one transaction, leniently (malformed events are logged
+ * and left out): what the rebuild fills its table with. The live consumer is auditReadModel.
+ */
 export class PostgresAuditLog {
   private readonly target: AuditTarget;
 
@@ -158,13 +161,5 @@ export class PostgresAuditLog {
 
   async applyBatch(events: BusEvent[]): Promise<AuditBatchResult> {
     return inTransaction(this.pool, (client) => writeAuditBatch(client, this.target, events, this.logger));
-  }
-
-  async checkpoint(): Promise<bigint | undefined> {
-    const { rows } = await this.pool.query<{ position: string }>(
-      'SELECT position FROM checkpoints WHERE name = $1',
-      [this.target.checkpoint],
-    );
-    return rows[0] ? BigInt(rows[0].position) : undefined;
   }
 }
