@@ -9,6 +9,7 @@ import { StoreLostError } from '../../src/runtime/read-model';
 import { silentLogger } from '../../src/shared/logger';
 import { eventually } from '../support/eventually';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
+import { tcpProxy } from '../support/tcp-proxy';
 import { testBusEvent, TestReadModel } from '../support/test-read-model';
 
 const brokers = (process.env.KAFKA_BROKERS as string).split(',');
@@ -305,6 +306,42 @@ describe('consumer runtime (real Kafka and PostgreSQL)', () => {
       status: 'ready',
       state: 'running',
     });
+  });
+
+  it('keeps trying to join while Kafka is unreachable (starting, with the error), then joins and consumes once it answers', async () => {
+    const proxy = await tcpProxy(Number((brokers[0] as string).split(':')[1]));
+    const unreachable = new KafkaBus({
+      brokers: [`127.0.0.1:${proxy.port}`],
+      topic,
+      partitions: 3,
+      logger: silentLogger,
+      retries: 1,
+    });
+    const model = new TestReadModel();
+    const event = busEvent('cus_A', 1);
+    await publish(1, [event]);
+    runtime = new ConsumerRuntime({
+      bus: unreachable,
+      namespace,
+      deadLetters: letters,
+      logger: silentLogger,
+      backoff: { initialMs: 50, maxMs: 300 },
+    });
+    try {
+      runtime.start(model);
+      const down = await eventually(
+        async () => runtime.status()['test-model'],
+        (status) => status?.lastError !== undefined,
+      );
+      expect(down?.state).toBe('starting');
+      expect(runtime.healthy()).toBe(false);
+      await proxy.open();
+      await eventually(async () => model.has([event]), Boolean, { timeoutMs: 30_000 });
+      expect(runtime.status()['test-model']?.state).toBe('running');
+    } finally {
+      await runtime.stop();
+      await proxy.close();
+    }
   });
 
   it('stops gracefully: waits for the batch in flight, then reports stopped', async () => {
