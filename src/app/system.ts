@@ -2,7 +2,6 @@ import type { Server } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { KafkaBus } from '../bus/kafka-bus';
-import type { BusEvent, EventConsumer } from '../bus/port';
 import { DEFAULT_CATALOG_PATH, loadCatalog, type PlanCatalog } from '../catalog/catalog';
 import { CommandHandler } from '../commands/handle-command';
 import { processStripeEvent } from '../commands/process-stripe-event';
@@ -25,7 +24,9 @@ import {
   type ClickHouseClient,
 } from '../infra/clickhouse/clickhouse';
 import { Metrics } from '../infra/metrics/metrics';
-import { PostgresAuditLog } from '../projections/audit/postgres-audit-log';
+import { auditReadModel } from '../projections/audit/audit-read-model';
+import { ConsumerRuntime } from '../runtime/consumer-runtime';
+import { DeadLetterStore } from '../runtime/dead-letters';
 import { readLedgerIdentity } from '../infra/postgres/ledger-identity';
 import {
   entitlementsKeyPrefix,
@@ -106,8 +107,8 @@ interface Wiring {
   signal: AbortSignal;
   /** Background work stop() waits for. */
   running: Promise<unknown>[];
-  /** Consumers started or starting, stopped by stop(). */
-  consumers: Set<EventConsumer>;
+  /** Every read model's consumer group: started with the workers, stopped by stop(). */
+  runtime: ConsumerRuntime;
 }
 
 export async function startSystem(config: Config, options: SystemOptions = {}): Promise<RunningSystem> {
@@ -162,7 +163,15 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
     board: new ComponentBoard(),
     signal: abort.signal,
     running: [],
-    consumers: new Set(),
+    runtime: new ConsumerRuntime({
+      bus,
+      // Consumer groups are per topic: a kafkajs group whose members subscribe to different
+      // topics can leave a member without partitions (two environments on one broker).
+      namespace: options.namespace ?? config.KAFKA_TOPIC,
+      deadLetters: new DeadLetterStore(pools.workers),
+      logger,
+      metrics,
+    }),
   };
 
   let worker: InboxWorker | null = null;
@@ -170,10 +179,10 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
     worker = startInboxWorker(wiring);
     const topics = ensureTopicsInBackground(wiring);
     startRelay(wiring, topics, checkpoints, relayName);
-    const auditLog = new PostgresAuditLog(pools.workers, logger);
-    startConsumers(wiring, topics, {
-      entitlements: (events) => entitlements.applyBatch(events),
-      'audit-log': (events) => auditLog.applyBatch(events),
+    const models = [entitlements, auditReadModel({ pool: pools.workers, logger })];
+    // The runtime joins (and rejoins) by itself; waiting for the topics only spares it failed joins.
+    void topics.then((ok) => {
+      if (ok) for (const model of models) wiring.runtime.start(model);
     });
     ensureClickHouseInBackground(wiring);
   }
@@ -282,59 +291,6 @@ function startRelay(
   runInBackground(w, 'relay', run, { markRunning: false });
 }
 
-// ─── Consumers (read models) ─────────────────────────────────────────────────────────────────
-
-type ApplyBatch = (events: BusEvent[]) => Promise<unknown>;
-
-/** One consumer group per read model: each keeps its own offsets and can be rebuilt alone. */
-function startConsumers(w: Wiring, topics: Promise<boolean>, projections: Record<string, ApplyBatch>): void {
-  for (const [name, apply] of Object.entries(projections)) startConsumer(w, topics, name, apply);
-}
-
-function startConsumer(w: Wiring, topics: Promise<boolean>, name: string, apply: ApplyBatch): void {
-  const component = `consumer:${name}`;
-  w.board.set(component, 'waiting');
-  const join = async (): Promise<void> => {
-    if (!(await topics)) return;
-    const consumer = await retryUntilReady(`consumer ${name}`, () => joinGroup(w, name, apply), {
-      signal: w.signal,
-      logger: w.logger,
-      board: { board: w.board, name: component },
-      // joinGroup bounds its own attempt (a group join may wait out a dead member's session).
-      attemptTimeoutMs: 120_000,
-    });
-    if (consumer) w.board.set(component, 'running');
-  };
-  w.running.push(join());
-}
-
-/** One attempt to join the consumer group; a failed attempt leaves no consumer behind. */
-async function joinGroup(w: Wiring, name: string, apply: ApplyBatch): Promise<EventConsumer> {
-  const consumer = w.bus.consumer(`${w.namespace}.${name}`);
-  w.consumers.add(consumer);
-  try {
-    await withTimeout(
-      consumer.start({
-        handle: async (events) => {
-          await apply(events);
-          w.metrics.projected.inc({ projection: name }, events.length);
-        },
-        deadLetter: async (letter) => {
-          w.metrics.deadLetters.inc({ consumer: name });
-          w.logger.warn({ consumer: name, reason: letter.reason }, 'dead letter');
-        },
-      }),
-      60_000,
-      `consumer ${name}: group join took over 60 s`,
-    );
-    return consumer;
-  } catch (error) {
-    w.consumers.delete(consumer);
-    await consumer.stop().catch(() => undefined);
-    throw error;
-  }
-}
-
 // ─── Other stores ────────────────────────────────────────────────────────────────────────────
 
 /** The `billing` database, for the revenue read model; created once ClickHouse answers. */
@@ -390,7 +346,7 @@ function createGateway(
         },
         // No worker writes to ClickHouse yet: reported, not required.
         optional: { clickhouse: () => pingClickHouse(w.clickhouse) },
-        components: () => w.board.report(),
+        components: () => ({ ...w.board.report(), ...w.runtime.componentReports() }),
       }),
       stripeWebhookRouter({
         secrets: config.STRIPE_WEBHOOK_SECRET,
@@ -464,7 +420,7 @@ async function stopSystem(
   }
   parts.abort.abort();
   clean = (await within('workers', Promise.allSettled(w.running))) && clean;
-  clean = (await within('consumers', Promise.allSettled([...w.consumers].map((c) => c.stop())))) && clean;
+  clean = (await within('consumers', w.runtime.stop(left()))) && clean;
   const closing = [
     parts.readStore === w.store ? Promise.resolve() : parts.readStore.close(),
     w.store.close(),

@@ -8,14 +8,7 @@ import {
   type ProducerRecord,
 } from 'kafkajs';
 import type { Logger } from '../shared/logger';
-import {
-  parseBusEvent,
-  type BusEvent,
-  type ConsumerHandlers,
-  type EventBus,
-  type EventConsumer,
-  type EventPublisher,
-} from './port';
+import type { EventBus, EventPublisher } from './port';
 
 export interface KafkaBusOptions {
   brokers: string[];
@@ -179,11 +172,6 @@ export class KafkaBus implements EventBus {
     this.lagAdmin = null;
     await admin?.then((a) => a.disconnect()).catch(() => undefined);
   }
-
-  /** @deprecated the consumer runtime (src/runtime/consumer-runtime.ts) replaces it. */
-  consumer(group: string): EventConsumer {
-    return new KafkaConsumer(this, group, this.options.topic, this.options.logger);
-  }
 }
 
 /**
@@ -219,68 +207,6 @@ export class ReconnectingProducer {
     const current = this.current;
     this.current = null;
     if (current) await current.producer.disconnect().catch(() => undefined);
-  }
-}
-
-class KafkaConsumer implements EventConsumer {
-  private readonly consumer: Consumer;
-  private readonly dlq: ReturnType<KafkaBus['deadLetterPublisher']>;
-
-  constructor(
-    bus: KafkaBus,
-    private readonly group: string,
-    private readonly topic: string,
-    private readonly logger: Logger,
-  ) {
-    this.consumer = bus.groupConsumer(group);
-    this.dlq = bus.deadLetterPublisher();
-  }
-
-  async start(handlers: ConsumerHandlers): Promise<void> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [this.topic], fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        const events: BusEvent[] = [];
-        for (const message of batch.messages) {
-          const raw = message.value?.toString('utf8') ?? '';
-          const parsed = parseBusEvent(raw);
-          if (parsed.ok) {
-            events.push(parsed.event);
-          } else {
-            const letter = { raw, reason: parsed.reason, partition: batch.partition, offset: message.offset };
-            await handlers.deadLetter(letter);
-            await this.dlq.publish({
-              key: message.key?.toString() ?? null,
-              value: raw,
-              headers: deadLetterHeaders({ ...letter, group: this.group }),
-            });
-            this.logger.warn(
-              { group: this.group, ...letter, raw: raw.slice(0, 200) },
-              'dead-lettered a bus message',
-            );
-          }
-        }
-        if (!isRunning() || isStale()) return;
-        await handlers.handle(events);
-        const last = batch.messages[batch.messages.length - 1];
-        if (last) {
-          resolveOffset(last.offset);
-          // With autoCommit off, commitOffsetsIfNecessary() commits nothing: commit explicitly.
-          await this.consumer.commitOffsets([
-            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
-          ]);
-        }
-        await heartbeat();
-      },
-    });
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer.disconnect();
-    await this.dlq.close();
   }
 }
 

@@ -47,7 +47,6 @@ export interface EventConsumer {
 
 export interface EventBus {
   publisher(): EventPublisher;
-  consumer(group: string): EventConsumer;
 }
 
 export function toBusEvent(event: RecordedEvent): BusEvent {
