@@ -25,6 +25,7 @@ import {
 } from '../infra/clickhouse/clickhouse';
 import { Metrics } from '../infra/metrics/metrics';
 import { auditReadModel } from '../projections/audit/audit-read-model';
+import type { ReadModel } from '../runtime/read-model';
 import { ConsumerRuntime } from '../runtime/consumer-runtime';
 import { DeadLetterStore } from '../runtime/dead-letters';
 import { readLedgerIdentity } from '../infra/postgres/ledger-identity';
@@ -66,6 +67,8 @@ export interface SystemOptions {
   logger?: Logger;
   /** Names that let several systems share one set of servers (tests): consumer groups, Redis keys, relay checkpoint. */
   namespace?: string;
+  /** Wraps each read model before the runtime runs it (tests inject a failing handler this way). */
+  decorateReadModel?: (model: ReadModel) => ReadModel;
 }
 
 export interface RunningSystem {
@@ -179,7 +182,9 @@ export async function startSystem(config: Config, options: SystemOptions = {}): 
     worker = startInboxWorker(wiring);
     const topics = ensureTopicsInBackground(wiring);
     startRelay(wiring, topics, checkpoints, relayName);
-    const models = [entitlements, auditReadModel({ pool: pools.workers, logger })];
+    const models = [entitlements, auditReadModel({ pool: pools.workers, logger })].map(
+      (model) => options.decorateReadModel?.(model) ?? model,
+    );
     // The runtime joins (and rejoins) by itself; waiting for the topics only spares it failed joins.
     void topics.then((ok) => {
       if (ok) for (const model of models) wiring.runtime.start(model);

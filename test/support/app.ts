@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
-import { startSystem, type RunningSystem } from '../../src/app/system';
+import { startSystem, type RunningSystem, type SystemOptions } from '../../src/app/system';
 import { KafkaBus } from '../../src/bus/kafka-bus';
 import { MemoryCheckpoints } from '../../src/relay/checkpoints';
 import { Relay } from '../../src/relay/relay';
@@ -36,7 +36,10 @@ export function signStripePayload(body: string, secret: string): string {
  * A whole system against the real services (started by infra/local/stack.sh), isolated from
  * other test files: its own PostgreSQL database, Kafka topic, consumer groups and Redis keys.
  */
-export async function startTestSystem(env: Record<string, string> = {}): Promise<TestSystem> {
+export async function startTestSystem(
+  env: Record<string, string> = {},
+  options: Pick<SystemOptions, 'decorateReadModel'> = {},
+): Promise<TestSystem> {
   const namespace = `t${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   const db: TestDatabase = await createTestDatabase({ prefix: 'it' });
   const config = loadConfig({
@@ -48,7 +51,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     API_KEYS: `${TEST_API_KEY}:*`,
     ...env,
   });
-  const system = await startSystem(config, { namespace, logger: silentLogger });
+  const system = await startSystem(config, { namespace, logger: silentLogger, ...options });
   if (!system.url) throw new Error('the gateway did not start');
   const url = system.url;
   const secret = config.STRIPE_WEBHOOK_SECRET[0] as string;
