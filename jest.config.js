@@ -1,5 +1,5 @@
-/** Two projects: unit tests need nothing running; integration tests talk to the real
- * services that infra/local/stack.sh starts. */
+/** Two projects, one layout: test/unit (nothing running; in-memory adapters) and test/integration
+ * (the real services that infra/local/stack.sh starts); contract suites in test/contract run in both. */
 const transform = { '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 module.exports = {
   // Integration tests wait on real services (Kafka group joins take seconds).
@@ -9,11 +9,7 @@ module.exports = {
       displayName: 'unit',
       testEnvironment: 'node',
       transform,
-      testMatch: [
-        '<rootDir>/src/**/*.test.ts',
-        '<rootDir>/test/unit/**/*.test.ts',
-        '<rootDir>/test/contract/**/*.memory.test.ts',
-      ],
+      testMatch: ['<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/contract/**/*.memory.test.ts'],
     },
     {
       displayName: 'integration',

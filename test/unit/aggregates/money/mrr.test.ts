@@ -1,5 +1,9 @@
-import type { Discount, SubscriptionItem, SubscriptionStatus } from '../subscription/model';
-import { computeMrr } from './mrr';
+import type {
+  Discount,
+  SubscriptionItem,
+  SubscriptionStatus,
+} from '../../../../src/aggregates/subscription/model';
+import { computeMrr } from '../../../../src/aggregates/money/mrr';
 
 const item = (over: Partial<SubscriptionItem> = {}): SubscriptionItem => ({
   itemId: 'si_1',

@@ -1,17 +1,17 @@
 import fc from 'fast-check';
-import { ACTIONS, simulate, type LifecycleSpec } from '../../../test/property/lifecycle-simulator';
-import type { StripeEvent } from '../../../test/support/stripe-fixtures';
-import { processStripeEvent } from '../../commands/process-stripe-event';
-import { normaliseSubscription } from '../../commands/stripe/normalise';
-import { stripeSubscription } from '../../commands/stripe/schemas';
-import { MemoryEventStore } from '../../eventstore/memory-event-store';
-import { fold } from '../../shared/decider';
-import { computeMrr } from '../money/mrr';
-import { customerDecider } from '../customer/decide';
-import type { CustomerEvent } from '../customer/events';
-import { parseDomainEvent } from '../events';
-import { subscriptionDecider, subscriptionMrr } from './decide';
-import type { SubscriptionEvent } from './events';
+import { ACTIONS, simulate, type LifecycleSpec } from '../../../property/lifecycle-simulator';
+import type { StripeEvent } from '../../../support/stripe-fixtures';
+import { processStripeEvent } from '../../../../src/commands/process-stripe-event';
+import { normaliseSubscription } from '../../../../src/commands/stripe/normalise';
+import { stripeSubscription } from '../../../../src/commands/stripe/schemas';
+import { MemoryEventStore } from '../../../../src/eventstore/memory-event-store';
+import { fold } from '../../../../src/shared/decider';
+import { computeMrr } from '../../../../src/aggregates/money/mrr';
+import { customerDecider } from '../../../../src/aggregates/customer/decide';
+import type { CustomerEvent } from '../../../../src/aggregates/customer/events';
+import { parseDomainEvent } from '../../../../src/aggregates/events';
+import { subscriptionDecider, subscriptionMrr } from '../../../../src/aggregates/subscription/decide';
+import type { SubscriptionEvent } from '../../../../src/aggregates/subscription/events';
 
 /**
  * ARCHITECTURE rule 2: whatever order Stripe delivers the same events in, duplicates

@@ -1,9 +1,9 @@
-import { MemoryEventStore } from '../eventstore/memory-event-store';
-import { T0, iso, subscriptionCreatedEvent } from '../../test/support/stripe-fixtures';
-import { parseDomainEvent } from '../aggregates/events';
-import { subscriptionStream } from '../aggregates/streams';
-import { eventIdFor } from './event-id';
-import { processStripeEvent } from './process-stripe-event';
+import { MemoryEventStore } from '../../../src/eventstore/memory-event-store';
+import { T0, iso, subscriptionCreatedEvent } from '../../support/stripe-fixtures';
+import { parseDomainEvent } from '../../../src/aggregates/events';
+import { subscriptionStream } from '../../../src/aggregates/streams';
+import { eventIdFor } from '../../../src/commands/event-id';
+import { processStripeEvent } from '../../../src/commands/process-stripe-event';
 
 describe('processStripeEvent', () => {
   it('customer.subscription.created: appends SubscriptionStarted with MRR and Stripe metadata', async () => {

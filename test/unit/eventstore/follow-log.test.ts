@@ -1,6 +1,6 @@
-import { followLog } from './follow-log';
-import type { RecordedEvent } from './port';
-import { Wakeup } from './wakeup';
+import { followLog } from '../../../src/eventstore/follow-log';
+import type { RecordedEvent } from '../../../src/eventstore/port';
+import { Wakeup } from '../../../src/eventstore/wakeup';
 
 const recorded = (position: number): RecordedEvent => ({
   id: `id-${position}`,

@@ -1,14 +1,13 @@
+import { subscriptionCreatedEvent, subscriptionUpdatedEvent, T0, DAY } from '../../support/stripe-fixtures';
+import { subscriptionStream } from '../../../src/aggregates/streams';
+import { MemoryEventStore } from '../../../src/eventstore/memory-event-store';
+import type { AppendOutcome, AppendRequest, EventStore } from '../../../src/eventstore/port';
 import {
-  subscriptionCreatedEvent,
-  subscriptionUpdatedEvent,
-  T0,
-  DAY,
-} from '../../test/support/stripe-fixtures';
-import { subscriptionStream } from '../aggregates/streams';
-import { MemoryEventStore } from '../eventstore/memory-event-store';
-import type { AppendOutcome, AppendRequest, EventStore } from '../eventstore/port';
-import { CommandHandler, ConcurrencyRetriesExhaustedError, StreamStateCache } from './handle-command';
-import { processStripeEvent } from './process-stripe-event';
+  CommandHandler,
+  ConcurrencyRetriesExhaustedError,
+  StreamStateCache,
+} from '../../../src/commands/handle-command';
+import { processStripeEvent } from '../../../src/commands/process-stripe-event';
 
 /** A memory store that lets a test act just before an append (another writer, a lost reply). */
 class InterceptingStore extends MemoryEventStore {

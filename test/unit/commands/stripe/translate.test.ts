@@ -9,11 +9,15 @@ import {
   paymentMethodObject,
   subscriptionCreatedEvent,
   type StripeEvent,
-} from '../../../test/support/stripe-fixtures';
-import { MemoryEventStore } from '../../eventstore/memory-event-store';
-import { processStripeEvent } from '../process-stripe-event';
-import { stripeEventEnvelope } from './schemas';
-import { HANDLED_STRIPE_EVENT_TYPES, translateStripeEvent, type Translation } from './translate';
+} from '../../../support/stripe-fixtures';
+import { MemoryEventStore } from '../../../../src/eventstore/memory-event-store';
+import { processStripeEvent } from '../../../../src/commands/process-stripe-event';
+import { stripeEventEnvelope } from '../../../../src/commands/stripe/schemas';
+import {
+  HANDLED_STRIPE_EVENT_TYPES,
+  translateStripeEvent,
+  type Translation,
+} from '../../../../src/commands/stripe/translate';
 
 const translate = (event: StripeEvent<object>): Translation =>
   translateStripeEvent(stripeEventEnvelope.parse(event));

@@ -1,4 +1,4 @@
-import { commandFrom } from '../../../test/support/stripe-commands';
+import { commandFrom } from '../../../support/stripe-commands';
 import {
   DAY,
   T0,
@@ -16,13 +16,13 @@ import {
   subscriptionTrialWillEndEvent,
   subscriptionUpdatedEvent,
   type SubscriptionSpec,
-} from '../../../test/support/stripe-fixtures';
-import { fold } from '../../shared/decider';
-import { deciderSpec, recorded } from '../../../test/support/decider-spec';
-import type { SubscriptionCommand } from './commands';
-import { subscriptionDecider } from './decide';
-import type { SubscriptionEvent, SubscriptionEventOf } from './events';
-import type { StartedSubscription } from './state';
+} from '../../../support/stripe-fixtures';
+import { fold } from '../../../../src/shared/decider';
+import { deciderSpec, recorded } from '../../../support/decider-spec';
+import type { SubscriptionCommand } from '../../../../src/aggregates/subscription/commands';
+import { subscriptionDecider } from '../../../../src/aggregates/subscription/decide';
+import type { SubscriptionEvent, SubscriptionEventOf } from '../../../../src/aggregates/subscription/events';
+import type { StartedSubscription } from '../../../../src/aggregates/subscription/state';
 
 const spec = deciderSpec(subscriptionDecider);
 const cmd = (event: unknown) => commandFrom<SubscriptionCommand>(event);

@@ -1,4 +1,4 @@
-import { commandFrom } from '../../../test/support/stripe-commands';
+import { commandFrom } from '../../../support/stripe-commands';
 import {
   DAY,
   T0,
@@ -11,11 +11,11 @@ import {
   paymentMethodAttachedEvent,
   paymentMethodDetachedEvent,
   type CustomerSpec,
-} from '../../../test/support/stripe-fixtures';
-import { deciderSpec, recorded } from '../../../test/support/decider-spec';
-import type { CustomerCommand } from './commands';
-import { customerDecider } from './decide';
-import type { CustomerEvent } from './events';
+} from '../../../support/stripe-fixtures';
+import { deciderSpec, recorded } from '../../../support/decider-spec';
+import type { CustomerCommand } from '../../../../src/aggregates/customer/commands';
+import { customerDecider } from '../../../../src/aggregates/customer/decide';
+import type { CustomerEvent } from '../../../../src/aggregates/customer/events';
 
 const spec = deciderSpec(customerDecider);
 const cmd = (event: unknown) => commandFrom<CustomerCommand>(event);
