@@ -210,7 +210,7 @@ describe('entitlements read model on Redis and PostgreSQL', () => {
           await other.apply({ partition: partitionOf(c), events: [first!], nextOffset: '0' });
       },
     });
-    await racing.applyBatch([first!, second!]);
+    await racing.apply({ partition: partitionOf(c), events: [first!, second!], nextOffset: '0' });
     expect(reads).toBe(2);
     expect(await queries().getDocument(c)).toEqual(await fromLog(c));
     expect(await queries().getDocument(c)).toMatchObject({

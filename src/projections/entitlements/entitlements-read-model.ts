@@ -34,11 +34,6 @@ export interface EntitlementsReadModelOptions {
 export interface EntitlementsReadModel extends ReadModel {
   readonly projection: EntitlementsProjection;
   /**
-   * The consumer path of before the runtime: applies events with no checkpoint, and rebuilds
-   * the model first when it finds the store lost. Kept until the runtime drives apply().
-   */
-  applyBatch(events: BusEvent[]): Promise<void>;
-  /**
    * `billing-ledger rebuild entitlements`: in place with no downtime when the store is this
    * log's, from scratch when it was lost.
    */
@@ -222,16 +217,6 @@ export function entitlementsReadModel(options: EntitlementsReadModelOptions): En
         for (const recorded of events) state = projection.apply(state, toBusEvent(recorded));
         return { position: last.position, state };
       });
-    },
-
-    async applyBatch(events) {
-      try {
-        await applyEvents(events);
-      } catch (error) {
-        if (!(error instanceof StoreLostError)) throw error;
-        await ensureBuilt(new AbortController().signal);
-        await applyEvents(events);
-      }
     },
 
     async rebuild(rebuildOptions = {}) {
