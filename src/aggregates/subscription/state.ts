@@ -85,7 +85,10 @@ export function effectiveDiscounts(
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
-function trialEndedWithoutPayment(s: SubscriptionFields): boolean {
+/** The trial ran out without a payment (read models that keep their own document use it too). */
+export function trialEndedWithoutPayment(
+  s: Pick<SubscriptionFields, 'trialEnd' | 'currentPeriodStart' | 'status' | 'endedAt'>,
+): boolean {
   if (s.trialEnd === null) return false;
   if (s.currentPeriodStart !== null && compareInstants(s.currentPeriodStart, s.trialEnd) > 0) return false;
   switch (s.status) {

@@ -1,4 +1,3 @@
-import { compareInstants } from '../../aggregates/shared/values';
 import {
   subscriptionEventSchemas,
   type SubscriptionEvent,
@@ -6,6 +5,7 @@ import {
   type SubscriptionEventType,
 } from '../../aggregates/subscription/events';
 import type { SubscriptionStatus } from '../../aggregates/subscription/model';
+import { trialEndedWithoutPayment } from '../../aggregates/subscription/state';
 import type { BusEvent } from '../../bus/port';
 import type { PlanCatalog } from '../../catalog/catalog';
 import { assertNever } from '../../shared/decider';
@@ -77,28 +77,10 @@ function fromSnapshot(s: Snapshot): SubscriptionAccessDocument {
   });
 }
 
-/** The trial ran out without a payment: the same rule the Subscription aggregate derives. */
-function trialEndedUnpaid(s: SubscriptionAccessDocument): boolean {
-  if (s.trialEnd === null) return false;
-  if (s.currentPeriodStart !== null && compareInstants(s.currentPeriodStart, s.trialEnd) > 0) return false;
-  switch (s.status) {
-    case 'past_due':
-    case 'unpaid':
-    case 'incomplete':
-    case 'incomplete_expired':
-    case 'paused':
-      return true;
-    case 'canceled':
-      return s.endedAt !== null && compareInstants(s.endedAt, s.trialEnd) >= 0;
-    default:
-      return false;
-  }
-}
-
 function derive(s: SubscriptionAccessDocument): SubscriptionAccessDocument {
   return {
     ...s,
-    trialEndedUnpaid: trialEndedUnpaid(s),
+    trialEndedUnpaid: trialEndedWithoutPayment(s),
     // Stripe's retries ran out: it marked the subscription unpaid, or cancelled it for payment failure.
     dunningExhausted:
       s.status === 'unpaid' || (s.status === 'canceled' && s.cancellationReason === 'payment_failed'),
