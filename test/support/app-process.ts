@@ -147,6 +147,12 @@ export async function startAppProcess(
       clearTimeout(timer);
     },
   };
+  if (options.args?.includes('--no-gateway')) {
+    // Workers only: nothing to ask; make sure it did not die at start.
+    await new Promise((r) => setTimeout(r, 1000));
+    if (exited) throw new Error(`the workers exited during start:\n${app.output()}`);
+    return app;
+  }
   try {
     await eventually(
       async () => {

@@ -166,6 +166,8 @@ export interface OfferedLoadResult {
   offered: number;
   acknowledged: number;
   failed: number;
+  /** Failed deliveries by HTTP status (0: the connection failed). */
+  failures: Record<string, number>;
   /** Ack latency of every acknowledged delivery, ms. */
   ackMs: number[];
   /** When each delivery was sent (ms since the start of the run), by index. */
@@ -188,6 +190,7 @@ export async function offerLoad(
   const ackMs: number[] = [];
   const sentAt: number[] = new Array(events.length);
   let failed = 0;
+  const failures: Record<string, number> = {};
   let inFlight = 0;
   const pending: Promise<void>[] = [];
   let index = 0;
@@ -203,7 +206,10 @@ export async function offerLoad(
           if (result.status >= 200 && result.status < 300) {
             ackMs.push(result.ms);
             options.onAck?.(i, sentAt[i]!);
-          } else failed += 1;
+          } else {
+            failed += 1;
+            failures[result.status] = (failures[result.status] ?? 0) + 1;
+          }
         }),
       );
     }
@@ -214,6 +220,7 @@ export async function offerLoad(
     offered: events.length,
     acknowledged: ackMs.length,
     failed,
+    failures,
     ackMs,
     sentAt,
     elapsedMs: performance.now() - start,
