@@ -73,19 +73,25 @@ async function settledSnapshot(r: Run): Promise<Snapshot> {
   return readModelSnapshot(r.environment, r.app.url, traffic.customerIds);
 }
 
-/** Delivers a segment; `fault` runs once about a third of it has been acknowledged. */
+/**
+ * Delivers a segment. With a fault: a third first, then the fault starts, and the rest keeps
+ * flowing one delivery every 100 ms for as long as the fault lasts (refused deliveries are
+ * retried, as Stripe does), then the remainder at full speed.
+ */
 async function deliver(r: Run, events: StripeEvent[], fault?: () => Promise<void>): Promise<number> {
-  let injected: Promise<void> | null = null;
+  if (!fault) return (await r.sender.deliverAll(events, { concurrency: 8, retryMs: 250 })).failedAttempts;
   const third = Math.floor(events.length / 3);
-  const { failedAttempts } = await r.sender.deliverAll(events, {
-    concurrency: 8,
-    retryMs: 250,
-    onSent: (done) => {
-      if (fault && done === third) injected = fault();
-    },
-  });
+  let failed = (await r.sender.deliverAll(events.slice(0, third), { concurrency: 8 })).failedAttempts;
+  let faultOver = false;
+  const injected = fault().finally(() => (faultOver = true));
+  let next = third;
+  while (next < events.length && !faultOver) {
+    failed += (await r.sender.deliverAll([events[next++]!], { retryMs: 250 })).failedAttempts;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   await injected;
-  return failedAttempts;
+  failed += (await r.sender.deliverAll(events.slice(next), { concurrency: 8, retryMs: 250 })).failedAttempts;
+  return failed;
 }
 
 describe('pipeline under faults (real services, app in its own process)', () => {
@@ -138,7 +144,7 @@ describe('pipeline under faults (real services, app in its own process)', () => 
           (id) => JSON.stringify(expected.entitlements[id]) !== JSON.stringify(snapshot.entitlements[id]),
         );
         report.push(
-          `${fault ?? 'no fault'}: ${segment.length} deliveries (${failed} refused while down); ` +
+          `${fault ?? 'no fault'}: ${segment.length} deliveries (${failed} attempts refused while down); ` +
             `entitlements ${Object.keys(snapshot.entitlements).length} customers, ${differing.length} differ from the uninterrupted run; ` +
             `audit ${snapshot.auditRows} rows for ${snapshot.events} events (missing ${snapshot.auditMissing}, extra ${snapshot.auditExtra}, doubled ${snapshot.auditDoubled}); ` +
             `Stripe events traced ${snapshot.auditStripeIds.length} vs ${expected.auditStripeIds.length}`,
