@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import type { BenchFigure, BenchScenario } from '../run';
 import {
+  type ProcessEnvironment,
   createProcessEnvironment,
   fetchEntitlements,
   PROCESS_API_KEY,
@@ -27,6 +28,7 @@ import {
   type StripeEvent,
 } from '../../test/support/stripe-fixtures';
 import { offerLoad, percentile, WebhookSender } from '../../test/support/webhook-traffic';
+import { eventually } from '../../test/support/eventually';
 
 const BASIC = { id: 'price_basic_monthly', unitAmount: 999, product: 'prod_basic' };
 const PREMIUM = { id: 'price_premium_monthly', unitAmount: 2999, product: 'prod_premium' };
@@ -202,6 +204,62 @@ async function bareRedis(url: string, count: number): Promise<number> {
   return rate;
 }
 
+/**
+ * Every 500 ms while a rate runs, how far each stage is behind: pending inbox entries, events
+ * not yet relayed, and each consumer group's lag. The largest of each says where the pipeline
+ * queues.
+ */
+function sampleBacklog(environment: ProcessEnvironment): {
+  stop(): Promise<Record<'inbox' | 'relay' | 'entitlements' | 'audit', number>>;
+} {
+  const max = { inbox: 0, relay: 0, entitlements: 0, audit: 0 };
+  const kafka = new Kafka({ brokers: environment.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  const connected = admin.connect();
+  let running = true;
+  const loop = (async () => {
+    await connected;
+    while (running) {
+      const { rows } = await environment.pool.query(
+        `SELECT (SELECT count(*) FROM stripe_inbox WHERE status = 'pending')::int AS inbox,
+                (SELECT coalesce(max(position), 0) FROM events)
+                  - coalesce((SELECT position FROM checkpoints WHERE name = 'billing-ledger:relay'), 0) AS relay`,
+      );
+      max.inbox = Math.max(max.inbox, rows[0].inbox);
+      max.relay = Math.max(max.relay, Number(rows[0].relay));
+      const ends = await admin.fetchTopicOffsets(environment.topic);
+      for (const group of ['entitlements', 'audit-log'] as const) {
+        const [committed] = await admin.fetchOffsets({
+          groupId: `${environment.topic}.${group}`,
+          topics: [environment.topic],
+        });
+        let lag = 0;
+        for (const end of ends) {
+          const done = Number(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1);
+          lag += Number(end.high) - (done < 0 ? Number(end.low) : done);
+        }
+        const key = group === 'audit-log' ? 'audit' : group;
+        max[key] = Math.max(max[key], lag);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop.catch(() => undefined);
+      await admin.disconnect();
+      if (process.env.PIPELINE_DEBUG) {
+        const { rows } = await environment.pool.query(
+          `SELECT relname, seq_scan, seq_tup_read, idx_scan, n_live_tup, last_autoanalyze FROM pg_stat_user_tables ORDER BY seq_tup_read DESC LIMIT 6`,
+        );
+        console.log(rows);
+      }
+      return max;
+    },
+  };
+}
+
 const scenario: BenchScenario = {
   description:
     'signed webhooks at fixed offered rates against `billing-ledger start`: ack latency, received -> entitlement visible, lag; raw ceilings beside',
@@ -218,6 +276,24 @@ const scenario: BenchScenario = {
     const sender = new WebhookSender(app.url, environment.env.STRIPE_WEBHOOK_SECRET!.split(',')[0]!);
     let sustained = 0;
     try {
+      // Measure a running system, not its start: consumers joined, then a short warm-up.
+      await eventually(
+        () =>
+          fetch(`${app.url}/ready/workers`).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        (status) => status === 200,
+        { timeoutMs: 120_000, intervalMs: 250 },
+      );
+      const warmup = plan('warm', 100);
+      await offerLoad(
+        sender,
+        warmup.map((p) => p.event),
+        100,
+      );
+      await waitSettled(environment, app.url, [...new Set(warmup.map((p) => p.customerId))]);
+      log('warmed up: /ready/workers 200, 500 webhooks at 100/s settled');
       for (const rate of rates) {
         const customers = Math.ceil((rate * seconds) / 5);
         const planned = plan(`r${rate}`, customers);
@@ -232,6 +308,7 @@ const scenario: BenchScenario = {
         log(
           `rate ${rate}/s: ${planned.length} webhooks over ${customers} customers, probing ${sampled.size} customers`,
         );
+        const backlog = sampleBacklog(environment);
         const result = await offerLoad(
           sender,
           planned.map((p) => p.event),
@@ -254,6 +331,11 @@ const scenario: BenchScenario = {
           },
         );
         const sendEnd = performance.now();
+        const stages = await backlog.stop();
+        log(
+          `rate ${rate}/s: largest backlog while sending: inbox ${stages.inbox} entries, relay ${stages.relay} events, ` +
+            `entitlements consumer ${stages.entitlements} messages, audit consumer ${stages.audit} messages`,
+        );
         await Promise.all(probes);
         const drainMs = Math.max(0, lastVisible - sendEnd);
         await waitSettled(environment, app.url, ids, 300_000);
