@@ -5,7 +5,8 @@ import { processStripeEvent } from '../../src/commands/process-stripe-event';
 import { MemoryEventStore } from '../../src/eventstore/memory-event-store';
 import { entitlementsProjection } from '../../src/projections/entitlements/entitlements-projection';
 import { silentLogger } from '../../src/shared/logger';
-import { ACTIONS, simulate, type LifecycleSpec } from '../property/lifecycle-simulator';
+import { ACTIONS, simulate } from '../property/lifecycle-simulator';
+import { lifecycleArbitrary } from '../property/lifecycle-arbitrary';
 import { legacyEntitlementsProjection } from '../support/legacy-entitlements-fold';
 import type { StripeEvent } from '../support/stripe-fixtures';
 
@@ -17,25 +18,11 @@ import type { StripeEvent } from '../support/stripe-fixtures';
  */
 const LIFECYCLES = Number(process.env.PROPERTY_LIFECYCLES ?? 200);
 
-const lifecycleArb: fc.Arbitrary<LifecycleSpec> = fc.record({
-  apiShape: fc.constantFrom('legacy' as const, 'basil' as const),
-  subscriptions: fc.array(
-    fc.record({
-      start: fc.constantFrom('trialing' as const, 'active' as const, 'incomplete' as const),
-      price: fc.nat(7),
-      quantity: fc.integer({ min: 1, max: 4 }),
-    }),
-    { minLength: 1, maxLength: 2 },
-  ),
-  steps: fc.array(
-    fc.record({
-      subscription: fc.constantFrom(0 as const, 1 as const),
-      action: fc.constantFrom(...ACTIONS),
-      dt: fc.constantFrom(0, 1, 3600, 86_400, 30 * 86_400),
-    }),
-    // Long lives: fast-check's default size keeps arrays short.
-    { minLength: 10, maxLength: 80, size: 'max' },
-  ),
+const lifecycleArb = lifecycleArbitrary({
+  minLength: 10,
+  maxLength: 80,
+  gaps: [0, 1, 3600, 86_400, 30 * 86_400],
+  fullSize: true,
 });
 
 async function logOf(deliveries: readonly StripeEvent[]): Promise<BusEvent[]> {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { ACTIONS, simulate, type LifecycleSpec } from '../../../property/lifecycle-simulator';
+import { simulate } from '../../../property/lifecycle-simulator';
+import { lifecycleArbitrary } from '../../../property/lifecycle-arbitrary';
 import type { StripeEvent } from '../../../support/stripe-fixtures';
 import { processStripeEvent } from '../../../../src/commands/process-stripe-event';
 import { normaliseSubscription } from '../../../../src/commands/stripe/normalise';
@@ -20,24 +21,10 @@ import type { SubscriptionEvent } from '../../../../src/aggregates/subscription/
 const LIFECYCLES = Number(process.env.PROPERTY_LIFECYCLES ?? 300);
 const PERMUTATIONS = Number(process.env.PROPERTY_PERMUTATIONS ?? 10);
 
-const lifecycleArb: fc.Arbitrary<LifecycleSpec> = fc.record({
-  apiShape: fc.constantFrom('legacy' as const, 'basil' as const),
-  subscriptions: fc.array(
-    fc.record({
-      start: fc.constantFrom('trialing' as const, 'active' as const, 'incomplete' as const),
-      price: fc.nat(7),
-      quantity: fc.integer({ min: 1, max: 4 }),
-    }),
-    { minLength: 1, maxLength: 2 },
-  ),
-  steps: fc.array(
-    fc.record({
-      subscription: fc.constantFrom(0 as const, 1 as const),
-      action: fc.constantFrom(...ACTIONS),
-      dt: fc.constantFrom(0, 0, 1, 3600, 86_400, 30 * 86_400),
-    }),
-    { minLength: 5, maxLength: 60 },
-  ),
+const lifecycleArb = lifecycleArbitrary({
+  minLength: 5,
+  maxLength: 60,
+  gaps: [0, 0, 1, 3600, 86_400, 30 * 86_400],
 });
 
 /** Arrival order: a shuffle with some events delivered two or three times. */
