@@ -331,6 +331,15 @@ const scenario: BenchScenario = {
           },
         );
         const sendEnd = performance.now();
+        if (process.env.PIPELINE_DEBUG) {
+          const metrics = await (await fetch(`${app.url}/metrics`)).text();
+          log(
+            metrics
+              .split('\n')
+              .filter((l) => /^billing_ledger_nodejs_eventloop_lag_(p50|p90|p99|max)_seconds/.test(l))
+              .join('; '),
+          );
+        }
         const stages = await backlog.stop();
         log(
           `rate ${rate}/s: largest backlog while sending: inbox ${stages.inbox} entries, relay ${stages.relay} events, ` +
