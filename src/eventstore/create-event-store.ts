@@ -1,6 +1,5 @@
 import type { Pool } from 'pg';
 import { createPool } from '../infra/postgres/pool';
-import { KurrentDbEventStore } from './kurrentdb-event-store';
 import { MemoryEventStore } from './memory-event-store';
 import type { EventStore } from './port';
 import { PostgresEventStore } from './postgres-event-store';
@@ -26,8 +25,19 @@ export function createEventStore(config: EventStoreConfig): EventStore {
         ownsPool: true,
       });
     case 'eventstoredb':
-      return KurrentDbEventStore.fromConnectionString(required(config, 'EVENTSTORE_CONNECTION_STRING'));
+      return loadKurrentDb().KurrentDbEventStore.fromConnectionString(
+        required(config, 'EVENTSTORE_CONNECTION_STRING'),
+      );
   }
+}
+
+/**
+ * The KurrentDB client (gRPC, protobuf) takes 100-240 ms to load: only a process that uses it
+ * pays for it, so a PostgreSQL-backed gateway listens sooner.
+ */
+function loadKurrentDb(): typeof import('./kurrentdb-event-store') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('./kurrentdb-event-store') as typeof import('./kurrentdb-event-store');
 }
 
 function required(config: EventStoreConfig, what: string): string {
