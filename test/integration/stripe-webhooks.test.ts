@@ -232,16 +232,27 @@ describe('Stripe webhooks -> domain events in the store', () => {
     expect(await system.store.readStream(subscriptionStream(SUB))).toHaveLength(before.length);
   });
 
-  it('an invalid customer.created is refused with its reason and appends nothing', async () => {
+  it('a customer.created without an email is recorded with its warning; one that is no Stripe customer is refused and appends nothing', async () => {
     expect(
       await deliver(
-        customerCreatedEvent({ id: 'cus_W9', email: 'not-an-email' }, at(0, 'evt_w90')),
-        customerStream('cus_W9'),
+        customerCreatedEvent({ id: 'cus_W8', email: null }, at(0, 'evt_w89')),
+        customerStream('cus_W8'),
       ),
+    ).toEqual(['CustomerRegistered']);
+    const [registered] = await system.store.readStream(customerStream('cus_W8'));
+    expect(registered?.data).toMatchObject({
+      email: null,
+      warnings: ['no email: email notifications impossible'],
+    });
+
+    expect(
+      await deliver(customerCreatedEvent({ id: 'acct_W9' }, at(0, 'evt_w90')), customerStream('acct_W9')),
     ).toEqual([]);
-    const row = (await system.pool.query(`SELECT status FROM stripe_inbox WHERE stripe_event_id = 'evt_w90'`))
-      .rows[0];
+    const row = (
+      await system.pool.query(`SELECT status, outcome FROM stripe_inbox WHERE stripe_event_id = 'evt_w90'`)
+    ).rows[0];
     expect(row?.status).toBe('invalid');
+    expect(JSON.stringify(row?.outcome)).toContain('must start with cus_');
   });
 
   it('an unknown type is acknowledged and appends nothing', async () => {

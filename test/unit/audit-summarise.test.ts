@@ -311,6 +311,41 @@ describe('summarise customer events', () => {
   });
 });
 
+describe('summarise the warnings recorded with a fact', () => {
+  const customer = {
+    customerId: 'cus_1',
+    occurredAt: '2026-01-10T09:00:00.000Z',
+    stripeEventId: 'evt_1',
+    email: null,
+    name: null,
+    phone: null,
+    address: null,
+    userId: 'u_1',
+    createdAt: '2026-01-10T09:00:00.000Z',
+    defaultPaymentMethodId: null,
+  };
+
+  it('a customer registered without an email says so, and shows the warning', () => {
+    expect(
+      summarise(
+        event('CustomerRegistered', { ...customer, warnings: ['no email: email notifications impossible'] }),
+      ),
+    ).toEqual({
+      summary: 'Customer registered: no email; user u_1; warning: no email: email notifications impossible',
+      changes: [{ field: 'userId', before: null, after: 'u_1' }],
+    });
+  });
+
+  it('several warnings are all shown; an event stored before warnings existed reads as before', () => {
+    expect(
+      summarise(event('CustomerSynced', { ...customer, deleted: false, warnings: ['a', 'b'] })).summary,
+    ).toBe('Customer synced with Stripe: no email; warnings: a; b');
+    expect(summarise(event('CustomerRegistered', { ...customer, email: 'j@example.com' })).summary).toBe(
+      'Customer registered: j@example.com; user u_1',
+    );
+  });
+});
+
 describe('summarise what it does not know', () => {
   it('gives an unknown event type a generic summary', () => {
     expect(summarise(event('DunningStepScheduled', { anything: 1 }))).toEqual({

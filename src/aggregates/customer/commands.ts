@@ -7,8 +7,16 @@ import { customerSnapshot, paymentMethodSummary } from './model';
 const source = { at: isoInstant, stripeEventId: z.string(), stripeEventType: z.string() };
 
 export const customerCommandSchemas = {
-  /** customer.created / updated / deleted: reconcile with the snapshot. */
-  SyncCustomer: z.object({ type: z.literal('SyncCustomer'), snapshot: customerSnapshot, ...source }),
+  /**
+   * customer.created / updated / deleted: reconcile with the snapshot. `warnings`: what the
+   * snapshot lacks for our purposes (no email, no user id); recorded with the fact, never a refusal.
+   */
+  SyncCustomer: z.object({
+    type: z.literal('SyncCustomer'),
+    snapshot: customerSnapshot,
+    warnings: z.array(z.string()).optional(),
+    ...source,
+  }),
   AttachPaymentMethod: z.object({
     type: z.literal('AttachPaymentMethod'),
     customerId,

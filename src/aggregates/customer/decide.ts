@@ -143,10 +143,17 @@ function recordMark(state: CustomerState, cmd: MarkCommand): CustomerEvent[] {
   return [event];
 }
 
+/** The command's warnings go with the first event it decided (the fact they qualify), once. */
+function withWarnings(events: CustomerEvent[], warnings: readonly string[] | undefined): CustomerEvent[] {
+  const [first, ...rest] = events;
+  if (!first || !warnings || warnings.length === 0) return events;
+  return [{ ...first, data: { ...first.data, warnings: [...warnings] } } as CustomerEvent, ...rest];
+}
+
 export function decideCustomer(command: CustomerCommand, state: CustomerState): CustomerEvent[] {
   switch (command.type) {
     case 'SyncCustomer':
-      return sync(state, command);
+      return withWarnings(sync(state, command), command.warnings);
     case 'AttachPaymentMethod':
     case 'DetachPaymentMethod':
     case 'ApplyCustomerDiscount':

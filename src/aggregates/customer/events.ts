@@ -7,9 +7,16 @@ import { customerProfile, paymentMethodSummary } from './model';
 /**
  * Customer events (schema version 1). Every event names the customer (the Kafka key), when
  * it happened (`occurredAt`: the Stripe event's `created`) and the Stripe event that caused
- * it (`stripeEventId`, null when nothing from Stripe did).
+ * it (`stripeEventId`, null when nothing from Stripe did). `warnings` (optional, so events
+ * stored before it still parse): what the Stripe payload lacked for our purposes (no email, no
+ * user id), carried by the first event its command decided.
  */
-const base = z.object({ customerId, occurredAt: isoInstant, stripeEventId: z.string().nullable() });
+const base = z.object({
+  customerId,
+  occurredAt: isoInstant,
+  stripeEventId: z.string().nullable(),
+  warnings: z.array(z.string()).optional(),
+});
 
 export const customerEventSchemas = {
   /** The first valid snapshot of the customer we saw (customer.created, or a later one that came first). */

@@ -46,7 +46,7 @@ function evolveRegistered(s: RegisteredCustomer, event: CustomerEvent): Register
   switch (event.type) {
     case 'CustomerRegistered':
     case 'CustomerSynced': {
-      const { occurredAt: _at, stripeEventId: _id, ...fields } = event.data;
+      const { occurredAt: _at, stripeEventId: _id, warnings: _w, ...fields } = event.data;
       return { ...s, ...fields };
     }
     case 'CustomerProfileChanged': {
@@ -118,7 +118,7 @@ export function evolveCustomer(state: CustomerState, event: CustomerEvent): Cust
   if (!booked.registered) {
     if (event.type !== 'CustomerRegistered' && event.type !== 'CustomerSynced')
       return { ...booked, customerId: event.data.customerId };
-    const { occurredAt: _at, stripeEventId: _id, ...fields } = event.data;
+    const { occurredAt: _at, stripeEventId: _id, warnings: _w, ...fields } = event.data;
     return {
       ...booked,
       deleted: false,

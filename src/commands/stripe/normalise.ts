@@ -1,6 +1,6 @@
 import type { Discount, SubscriptionItem, SubscriptionSnapshot } from '../../aggregates/subscription/model';
 import { fromUnixSeconds } from '../../aggregates/shared/values';
-import type { StripeDiscount, StripeSubscription } from './schemas';
+import type { StripeCoupon, StripeDiscount, StripeSubscription } from './schemas';
 
 const iso = (seconds: number | null | undefined): string | null =>
   seconds === null || seconds === undefined ? null : fromUnixSeconds(seconds);
@@ -16,9 +16,14 @@ function unitAmountOf(price: StripeSubscription['items']['data'][number]['price'
 /** Percent to basis points without float drift: Stripe allows at most two decimals. */
 const basisPoints = (percent: number): number => Math.round(percent * 100);
 
-export function normaliseDiscount(d: StripeDiscount): Discount {
-  const coupon = d.coupon ?? (typeof d.source?.coupon === 'object' ? d.source.coupon : null);
-  if (!coupon) throw new Error('discount without coupon (rejected by the schema)');
+/** The coupon's terms: on the discount (legacy) or an expanded `source.coupon`; null when only an id (or nothing) came. */
+export const couponOf = (d: StripeDiscount): StripeCoupon | null =>
+  d.coupon ?? (typeof d.source?.coupon === 'object' ? d.source.coupon : null);
+
+/** The discount as the domain sees it, or null when its coupon's terms are not in the payload. */
+export function normaliseDiscount(d: StripeDiscount): Discount | null {
+  const coupon = couponOf(d);
+  if (!coupon) return null;
   return {
     id: d.id ?? coupon.id,
     couponId: coupon.id,
@@ -36,7 +41,9 @@ export function normaliseDiscount(d: StripeDiscount): Discount {
 
 function discountsOf(sub: StripeSubscription): Discount[] {
   const expanded = (sub.discounts ?? []).filter((d): d is StripeDiscount => typeof d !== 'string');
-  const all = [...expanded, ...(sub.discount ? [sub.discount] : [])].map(normaliseDiscount);
+  const all = [...expanded, ...(sub.discount ? [sub.discount] : [])]
+    .map(normaliseDiscount)
+    .filter((d): d is Discount => d !== null);
   const byId = new Map(all.map((d) => [d.id, d]));
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { customerCommand, type CustomerCommand } from '../../aggregates/customer/commands';
 import { subscriptionCommand, type SubscriptionCommand } from '../../aggregates/subscription/commands';
 import { fromUnixSeconds } from '../../aggregates/shared/values';
-import { iso, normaliseDiscount, normaliseSubscription } from './normalise';
+import { couponOf, iso, normaliseDiscount, normaliseSubscription } from './normalise';
 import {
   describeIssues,
   stripeCustomer,
@@ -32,6 +32,16 @@ type Translator = (
 ) => Translation;
 
 const invalid = (reason: string): Translation => ({ kind: 'invalid', reason });
+/**
+ * A Stripe object of its type, but about nothing we keep a stream for (no customer, a
+ * reference that is no Stripe id): acknowledged with the reason, never `invalid`.
+ */
+const nothingToRecord = (why: string): Translation => ({
+  kind: 'commands',
+  commands: [],
+  note: `${why}: nothing to record`,
+});
+const STRIPE_ID = { customer: /^cus_[A-Za-z0-9_]+$/, subscription: /^sub_[A-Za-z0-9_]+$/ };
 
 /** Parse a Stripe object, then hand the parsed value on, or say what was wrong with it. */
 function parsing<T extends z.ZodType>(
@@ -57,21 +67,36 @@ function commands(routed: RoutedCommand[], note?: string): Translation {
   return { kind: 'commands', commands: routed, ...(note ? { note } : {}) };
 }
 
-// Seed 002: a registered customer needs an id (cus_...) and an email in a valid format.
+/**
+ * A Stripe event is a fact about Stripe, not a form: a customer without an email or a user id
+ * is still a customer. What it lacks for our purposes becomes a warning recorded with the fact.
+ * Only a payload that is not a Stripe customer (no cus_ id, wrong types) is refused.
+ */
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const USER_ID_KEYS = ['user_id', 'userId', 'mingus_user_id'] as const;
+export const CUSTOMER_WARNINGS = {
+  noEmail: 'no email: email notifications impossible',
+  badEmail: (email: string) => `email ${email} is not a valid address: email notifications impossible`,
+  noUserId: `no user id in metadata (${USER_ID_KEYS.join(', ')}): not reachable by the product's user id`,
+};
 
-function customerSnapshotTranslator(requireEmail: boolean): Translator {
+function customerWarnings(email: string | null, userId: string | null): string[] {
+  return [
+    ...(!email ? [CUSTOMER_WARNINGS.noEmail] : []),
+    ...(email && !EMAIL.test(email) ? [CUSTOMER_WARNINGS.badEmail(email)] : []),
+    ...(!userId ? [CUSTOMER_WARNINGS.noUserId] : []),
+  ];
+}
+
+/** `live`: a customer that can still be reached (created, updated), so what it lacks is worth a warning. */
+function customerSnapshotTranslator(live: boolean): Translator {
   return parsing(stripeCustomer, 'customer', (c: StripeCustomer, source) => {
-    const missing = [...(c.id ? [] : ['id']), ...(requireEmail && !c.email ? ['email'] : [])];
-    if (missing.length > 0)
-      return invalid(`Invalid customer data: Missing required fields: ${missing.join(', ')}`);
-    if (!/^cus_[A-Za-z0-9_]+$/.test(c.id))
+    if (!c.id) return invalid('Invalid customer data: Missing required fields: id');
+    if (!STRIPE_ID.customer.test(c.id))
       return invalid(`Invalid customer data: Stripe customer id must start with cus_ (got ${c.id})`);
-    if (c.email && !EMAIL.test(c.email))
-      return invalid(`Invalid customer data: Invalid email format (${c.email})`);
     const userId =
       USER_ID_KEYS.map((k) => c.metadata[k]).find((v) => v !== undefined && v.trim() !== '') ?? null;
+    const warnings = live ? customerWarnings(c.email ?? null, userId) : [];
     const a = c.address;
     const snapshot = {
       customerId: c.id,
@@ -93,7 +118,13 @@ function customerSnapshotTranslator(requireEmail: boolean): Translator {
       defaultPaymentMethodId: c.invoice_settings?.default_payment_method ?? null,
       deleted: source.stripeEventType === 'customer.deleted' || c.deleted === true,
     };
-    return commands([{ aggregate: 'customer', command: { type: 'SyncCustomer', snapshot, ...source } }]);
+    const command: CustomerCommand = {
+      type: 'SyncCustomer',
+      snapshot,
+      ...source,
+      ...(warnings.length > 0 ? { warnings } : {}),
+    };
+    return commands([{ aggregate: 'customer', command }]);
   });
 }
 
@@ -123,12 +154,11 @@ function declineOf(invoice: StripeInvoice): { declineCode: string | null; failur
 function invoiceTranslator(kind: 'paid' | 'failed' | 'action_required'): Translator {
   return parsing(stripeInvoice, 'invoice', (invoice, source) => {
     const subscriptionId = subscriptionOf(invoice);
-    if (!subscriptionId)
-      return {
-        kind: 'commands',
-        commands: [],
-        note: `invoice ${invoice.id} belongs to no subscription: nothing to record`,
-      };
+    if (!subscriptionId) return nothingToRecord(`invoice ${invoice.id} belongs to no subscription`);
+    if (!STRIPE_ID.subscription.test(subscriptionId))
+      return nothingToRecord(
+        `invoice ${invoice.id} names subscription ${subscriptionId}, not a Stripe subscription id (sub_...)`,
+      );
     const common = {
       subscriptionId,
       customerId: invoice.customer,
@@ -166,19 +196,34 @@ function invoiceTranslator(kind: 'paid' | 'failed' | 'action_required'): Transla
 
 function discountTranslator(applied: boolean): Translator {
   return parsing(stripeDiscount, 'discount', (raw, source) => {
-    if (!raw.customer) return invalid('invalid discount: customer is required');
+    const coupon = couponOf(raw);
+    const discountId =
+      raw.id ?? coupon?.id ?? (typeof raw.source?.coupon === 'string' ? raw.source.coupon : null);
+    const what = `discount ${discountId ?? '(no id)'}`;
+    if (!raw.customer) return nothingToRecord(`${what} names no customer`);
+    if (!STRIPE_ID.customer.test(raw.customer))
+      return nothingToRecord(`${what} names customer ${raw.customer}, not a Stripe customer id (cus_...)`);
+    if (raw.subscription && !STRIPE_ID.subscription.test(raw.subscription))
+      return nothingToRecord(
+        `${what} names subscription ${raw.subscription}, not a Stripe subscription id (sub_...)`,
+      );
     const discount = normaliseDiscount(raw);
+    if (applied && !discount)
+      return nothingToRecord(`${what} carries no coupon terms (source.coupon not expanded)`);
+    if (!discountId) return nothingToRecord(`${what}: neither it nor its coupon has an id`);
     if (raw.subscription) {
       const target = { subscriptionId: raw.subscription, customerId: raw.customer, ...source };
-      const command: SubscriptionCommand = applied
-        ? { type: 'ApplySubscriptionDiscount', ...target, discount }
-        : { type: 'RemoveSubscriptionDiscount', ...target, discountId: discount.id };
+      const command: SubscriptionCommand =
+        applied && discount
+          ? { type: 'ApplySubscriptionDiscount', ...target, discount }
+          : { type: 'RemoveSubscriptionDiscount', ...target, discountId };
       return commands([{ aggregate: 'subscription', command }]);
     }
     const target = { customerId: raw.customer, ...source };
-    const command: CustomerCommand = applied
-      ? { type: 'ApplyCustomerDiscount', ...target, discount }
-      : { type: 'RemoveCustomerDiscount', ...target, discountId: discount.id };
+    const command: CustomerCommand =
+      applied && discount
+        ? { type: 'ApplyCustomerDiscount', ...target, discount }
+        : { type: 'RemoveCustomerDiscount', ...target, discountId };
     return commands([{ aggregate: 'customer', command }]);
   });
 }
@@ -188,8 +233,12 @@ function paymentMethodTranslator(attached: boolean): Translator {
     const previous = event.data.previous_attributes?.customer;
     const customerId = pm.customer ?? (typeof previous === 'string' ? previous : null);
     if (!customerId)
-      return invalid(
-        `invalid payment method: no customer on ${pm.id}${attached ? '' : ' nor in previous_attributes.customer'}`,
+      return nothingToRecord(
+        `payment method ${pm.id} names no customer${attached ? '' : ' (nor in previous_attributes.customer)'}`,
+      );
+    if (!STRIPE_ID.customer.test(customerId))
+      return nothingToRecord(
+        `payment method ${pm.id} names customer ${customerId}, not a Stripe customer id (cus_...)`,
       );
     const command: CustomerCommand = attached
       ? {

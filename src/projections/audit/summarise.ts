@@ -176,7 +176,7 @@ const PROFILE_FIELDS = ['email', 'name', 'phone', 'address', 'userId'] as const;
 const customerSummarisers: Summarisers<CustomerEventType, CustomerEventOf<CustomerEventType>> = {
   CustomerRegistered: (d) =>
     said(
-      `Customer registered: ${d.email}${d.name ? ` (${d.name})` : ''}${clause('user ', d.userId)}`,
+      `Customer registered: ${d.email ?? 'no email'}${d.name ? ` (${d.name})` : ''}${clause('user ', d.userId)}`,
       ...PROFILE_FIELDS.filter((field) => d[field] !== null).map((field) => change(field, null, d[field])),
     ),
   CustomerProfileChanged: (d) => {
@@ -205,7 +205,8 @@ const customerSummarisers: Summarisers<CustomerEventType, CustomerEventOf<Custom
     said(`Customer discount removed: ${d.discountId}`, change('discount', d.discountId, null)),
   CustomerDeleted: () =>
     said('Customer deleted in Stripe (the audit trail is kept)', change('deleted', false, true)),
-  CustomerSynced: (d) => said(`Customer synced with Stripe: ${d.email}${d.deleted ? ' (deleted)' : ''}`),
+  CustomerSynced: (d) =>
+    said(`Customer synced with Stripe: ${d.email ?? 'no email'}${d.deleted ? ' (deleted)' : ''}`),
   CustomerStaleEventIgnored: staleIgnored,
 };
 
@@ -222,7 +223,20 @@ function summariseWith<S extends Record<string, z.ZodType>>(
       `${event.type} (details unreadable: the data does not match schema version ${event.metadata.schemaVersion} of this event)`,
     );
   }
-  return (summarisers[type] as (data: unknown) => AuditSummary)(parsed.data);
+  return withWarnings(
+    (summarisers[type] as (data: unknown) => AuditSummary)(parsed.data),
+    (parsed.data as { warnings?: unknown }).warnings,
+  );
+}
+
+/** What the Stripe payload lacked (no email, no user id...), recorded with the fact: said after the summary. */
+function withWarnings(said: AuditSummary, warnings: unknown): AuditSummary {
+  if (!Array.isArray(warnings) || warnings.length === 0) return said;
+  const texts = warnings.filter((w): w is string => typeof w === 'string');
+  return {
+    summary: `${said.summary}; warning${texts.length > 1 ? 's' : ''}: ${texts.join('; ')}`,
+    changes: said.changes,
+  };
 }
 
 /**

@@ -305,3 +305,47 @@ describe('Customer: deleted (customer.deleted)', () => {
       .then([]);
   });
 });
+
+describe('Customer: what a snapshot lacks is a warning recorded with the fact', () => {
+  const NO_EMAIL = 'no email: email notifications impossible';
+  const NO_USER =
+    "no user id in metadata (user_id, userId, mingus_user_id): not reachable by the product's user id";
+
+  it('a customer without an email or a user id is registered, the warnings on the event', () => {
+    spec
+      .given([])
+      .when(cmd(created({ email: null, metadata: {} })))
+      .thenMatch([
+        {
+          type: 'CustomerRegistered',
+          data: { customerId: 'cus_T1', email: null, userId: null, warnings: [NO_EMAIL, NO_USER] },
+        },
+      ]);
+  });
+
+  it('the warnings go with the first event of the decision only; the state holds no warnings', () => {
+    spec
+      .given(history(created()))
+      .when(cmd(updated({ email: null, name: 'J. Doe' }, 1)))
+      .thenState((state, decided) => {
+        expect(decided.map((e) => e.type)).toEqual(['CustomerProfileChanged']);
+        expect(decided[0]?.data.warnings).toEqual([NO_EMAIL]);
+        expect(state).toMatchObject({ registered: true, email: null, name: 'J. Doe' });
+        expect(state).not.toHaveProperty('warnings');
+      });
+  });
+
+  it('an older snapshot without an email is still ignored explicitly, with its warning', () => {
+    spec
+      .given(history(created(), updated({ name: 'Jane' }, 2)))
+      .when(cmd(updated({ email: null }, 1)))
+      .thenMatch([
+        { type: 'CustomerStaleEventIgnored', data: { reason: 'stale_snapshot', warnings: [NO_EMAIL] } },
+      ]);
+  });
+
+  it('twice: the same snapshot without an email writes nothing', () => {
+    const noEmail = created({ email: null });
+    spec.given(history(noEmail)).when(cmd(noEmail)).then([]);
+  });
+});

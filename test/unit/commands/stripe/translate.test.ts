@@ -14,6 +14,7 @@ import { MemoryEventStore } from '../../../../src/eventstore/memory-event-store'
 import { processStripeEvent } from '../../../../src/commands/process-stripe-event';
 import { stripeEventEnvelope } from '../../../../src/commands/stripe/schemas';
 import {
+  CUSTOMER_WARNINGS,
   HANDLED_STRIPE_EVENT_TYPES,
   translateStripeEvent,
   type Translation,
@@ -59,40 +60,70 @@ describe('Stripe -> commands', () => {
     });
   });
 
-  describe('customer.created is validated as seed 002 says', () => {
+  describe('customers: only a payload that is not a Stripe customer is refused; what it lacks is a warning', () => {
+    it('a customer without an email (legal in Stripe) gives a command with the warning, not invalid', () => {
+      const t = translate(customerCreatedEvent({ email: null }));
+      expect(t.kind).toBe('commands');
+      expect(commandOf(customerCreatedEvent({ email: null }))).toMatchObject({
+        type: 'SyncCustomer',
+        snapshot: { customerId: 'cus_T1', email: null, userId: 'u_42' },
+        warnings: ['no email: email notifications impossible'],
+      });
+    });
+
     it.each([
-      ['no email', { email: null }, 'Invalid customer data: Missing required fields: email'],
-      [
-        'a malformed email',
-        { email: 'not-an-email' },
-        'Invalid customer data: Invalid email format (not-an-email)',
-      ],
-      [
-        'an id that is not a customer id',
-        { id: 'acct_123' },
-        'Invalid customer data: Stripe customer id must start with cus_ (got acct_123)',
-      ],
-    ])('%s is invalid, with the reason', (_what, spec, reason) => {
-      expect(translate(customerCreatedEvent(spec))).toEqual({ kind: 'invalid', reason });
+      ['a malformed email', { email: 'not-an-email' }, [CUSTOMER_WARNINGS.badEmail('not-an-email')]],
+      ['no user id in metadata', { metadata: { plan: 'x' } }, [CUSTOMER_WARNINGS.noUserId]],
+      ['neither', { email: null, metadata: {} }, [CUSTOMER_WARNINGS.noEmail, CUSTOMER_WARNINGS.noUserId]],
+    ])('%s is a warning on the command', (_what, spec, warnings) => {
+      expect(commandOf(customerCreatedEvent(spec))).toMatchObject({ type: 'SyncCustomer', warnings });
+      expect(commandOf(customerUpdatedEvent(spec))).toMatchObject({ type: 'SyncCustomer', warnings });
     });
 
-    it('no id at all is invalid', () => {
-      const event = customerCreatedEvent();
-      delete (event.data.object as { id?: string }).id;
-      expect(translate(event)).toMatchObject({ kind: 'invalid', reason: expect.stringContaining('id') });
+    it('a complete customer carries no warnings; a deleted one is not warned about', () => {
+      expect(commandOf(customerCreatedEvent())).not.toHaveProperty('warnings');
+      expect(commandOf(customerDeletedEvent({ email: null, metadata: {} }))).not.toHaveProperty('warnings');
     });
 
-    it('customer.updated without an email is invalid too; customer.deleted needs only the id', () => {
-      expect(translate(customerUpdatedEvent({ email: null })).kind).toBe('invalid');
-      expect(translate(customerDeletedEvent({ email: null })).kind).toBe('commands');
+    it('an id that is not a customer id is invalid, with the reason', () => {
+      expect(translate(customerCreatedEvent({ id: 'acct_123' }))).toEqual({
+        kind: 'invalid',
+        reason: 'Invalid customer data: Stripe customer id must start with cus_ (got acct_123)',
+      });
+    });
+
+    it('no id at all, a wrong type or another kind of object is invalid', () => {
+      const noId = customerCreatedEvent();
+      delete (noId.data.object as { id?: string }).id;
+      expect(translate(noId)).toMatchObject({ kind: 'invalid', reason: expect.stringContaining('id') });
+      const wrongType = customerCreatedEvent();
+      (wrongType.data.object as { email: unknown }).email = 42;
+      expect(translate(wrongType)).toMatchObject({
+        kind: 'invalid',
+        reason: expect.stringContaining('email'),
+      });
+      const charge = customerCreatedEvent();
+      (charge.data.object as { object: string }).object = 'charge';
+      expect(translate(charge)).toMatchObject({ kind: 'invalid', reason: expect.stringContaining('object') });
+    });
+
+    it('a customer without an email is registered, the warning stored with the fact', async () => {
+      const store = new MemoryEventStore();
+      const result = await processStripeEvent(store, customerCreatedEvent({ email: null }));
+      expect(result).toMatchObject({ outcome: 'applied', appended: [{ count: 1 }] });
+      const [registered] = await store.readStream('customer-cus_T1');
+      expect(registered).toMatchObject({
+        type: 'CustomerRegistered',
+        data: { email: null, warnings: ['no email: email notifications impossible'] },
+      });
     });
 
     it('invalid appends nothing', async () => {
       const store = new MemoryEventStore();
-      const result = await processStripeEvent(store, customerCreatedEvent({ email: 'nope' }));
+      const result = await processStripeEvent(store, customerCreatedEvent({ id: 'acct_1' }));
       expect(result).toMatchObject({
         outcome: 'invalid',
-        reason: expect.stringContaining('Invalid email format'),
+        reason: expect.stringContaining('must start with cus_'),
         appended: [],
       });
       expect(await store.headPosition()).toBe(0n);
@@ -121,6 +152,14 @@ describe('Stripe -> commands', () => {
         kind: 'commands',
         commands: [],
         note: 'invoice in_T1 belongs to no subscription: nothing to record',
+      });
+    });
+
+    it('an invoice naming something that is no subscription id is acknowledged with nothing to record', () => {
+      expect(translate(invoicePaymentFailedEvent({ subscription: 'subscription' }))).toEqual({
+        kind: 'commands',
+        commands: [],
+        note: 'invoice in_T1 names subscription subscription, not a Stripe subscription id (sub_...): nothing to record',
       });
     });
   });
@@ -157,6 +196,27 @@ describe('Stripe -> commands', () => {
     });
   });
 
+  it('a discount whose coupon terms are not in the payload: removal still recorded by id, application acknowledged', () => {
+    const unexpanded = (type: string) =>
+      stripeEvent(type, {
+        object: 'discount',
+        id: 'di_1',
+        customer: 'cus_9',
+        subscription: null,
+        source: { coupon: 'co_1', type: 'coupon' },
+      });
+    expect(commandOf(unexpanded('customer.discount.deleted'))).toMatchObject({
+      type: 'RemoveCustomerDiscount',
+      customerId: 'cus_9',
+      discountId: 'di_1',
+    });
+    expect(translate(unexpanded('customer.discount.created'))).toEqual({
+      kind: 'commands',
+      commands: [],
+      note: 'discount di_1 carries no coupon terms (source.coupon not expanded): nothing to record',
+    });
+  });
+
   it('discounts: the coupon under `source` (basil) is read like `coupon` (legacy)', () => {
     const legacy = commandOf(
       discountCreatedEvent(
@@ -174,10 +234,14 @@ describe('Stripe -> commands', () => {
     expect(legacy).toMatchObject({ type: 'ApplySubscriptionDiscount', discount: { percentOffBps: 1250 } });
   });
 
-  it('a detached payment method without a customer anywhere is invalid', () => {
+  it('a payment method without a customer anywhere is acknowledged with nothing to record, not invalid', () => {
     expect(
-      translate(stripeEvent('payment_method.detached', paymentMethodObject({ customer: null }))).kind,
-    ).toBe('invalid');
+      translate(stripeEvent('payment_method.detached', paymentMethodObject({ customer: null }))),
+    ).toEqual({
+      kind: 'commands',
+      commands: [],
+      note: 'payment method pm_T1 names no customer (nor in previous_attributes.customer): nothing to record',
+    });
     expect(commandOf(paymentMethodDetachedEvent({ id: 'pm_7', customer: 'cus_9' }))).toMatchObject({
       type: 'DetachPaymentMethod',
       customerId: 'cus_9',
