@@ -127,23 +127,13 @@ async function settle(
           `${namespace}:relay`,
         ]);
         const relayPosition = relayed.rows[0] ? BigInt(relayed.rows[0].position) : 0n;
-        const ends = await admin.fetchTopicOffsets(config.KAFKA_TOPIC);
-        let lag = 0n;
-        for (const group of CONSUMER_GROUPS) {
-          const [committed] = await admin.fetchOffsets({
-            groupId: `${namespace}.${group}`,
-            topics: [config.KAFKA_TOPIC],
-          });
-          for (const end of ends) {
-            const done = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
-            const consumed = BigInt(done) < 0n ? BigInt(end.low) : BigInt(done);
-            lag += BigInt(end.high) - consumed;
-          }
-        }
         return {
           pending: pending.rows[0].n as number,
           behind: (head - relayPosition).toString(),
-          lag: lag.toString(),
+          lag: await consumerLag(admin, config.KAFKA_TOPIC, namespace).catch(
+            // A broker that has just started answers "not the coordinator/leader" for a while.
+            (error: Error) => `unknown (${error.message})`,
+          ),
         };
       },
       (s) => s.pending === 0 && s.behind === '0' && s.lag === '0',
@@ -152,6 +142,24 @@ async function settle(
   } finally {
     await admin.disconnect();
   }
+}
+
+async function consumerLag(
+  admin: import('kafkajs').Admin,
+  topic: string,
+  namespace: string,
+): Promise<string> {
+  const ends = await admin.fetchTopicOffsets(topic);
+  let lag = 0n;
+  for (const group of CONSUMER_GROUPS) {
+    const [committed] = await admin.fetchOffsets({ groupId: `${namespace}.${group}`, topics: [topic] });
+    for (const end of ends) {
+      const done = committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1';
+      const consumed = BigInt(done) < 0n ? BigInt(end.low) : BigInt(done);
+      lag += BigInt(end.high) - consumed;
+    }
+  }
+  return lag.toString();
 }
 
 async function deleteTopics(brokers: string[], topics: string[]): Promise<void> {
