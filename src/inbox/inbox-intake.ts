@@ -1,3 +1,4 @@
+import { postgresJson } from '../infra/postgres/text';
 import type { Pool } from 'pg';
 import { customerKeyOf } from './customer-key';
 import type { InboxEntry } from './inbox';
@@ -77,7 +78,7 @@ export class InboxIntake {
              AS r(stripe_event_id text, event_type text, payload jsonb, stripe_created timestamptz, customer_key text)
          ON CONFLICT (stripe_event_id) DO NOTHING
          RETURNING stripe_event_id`,
-        [JSON.stringify(rows, withoutNul)],
+        [postgresJson(rows)],
       );
       const stored = new Set(inserted.map((row) => row.stripe_event_id));
       for (const waiting of batch)
@@ -88,9 +89,4 @@ export class InboxIntake {
       for (const waiting of batch) waiting.reject(error);
     }
   }
-}
-
-/** jsonb cannot hold U+0000: a Stripe string with one would fail the whole batch. */
-function withoutNul(_key: string, value: unknown): unknown {
-  return typeof value === 'string' ? value.replaceAll('\u0000', '\uFFFD') : value;
 }

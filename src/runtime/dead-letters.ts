@@ -1,3 +1,4 @@
+import { postgresJson, postgresText } from '../infra/postgres/text';
 import { busEventSchema, type BusEvent } from '../bus/port';
 import type { Queryable } from './consumer-checkpoints';
 import type { ReadModel } from './read-model';
@@ -67,9 +68,9 @@ export class DeadLetterStore {
         event?.type ?? null,
         event?.streamName ?? null,
         event?.position ?? null,
-        letter.reason.replaceAll('\u0000', '\uFFFD'),
-        event ? JSON.stringify(event).replaceAll('\\u0000', '\\uFFFD') : null,
-        event ? null : (letter.raw ?? '').replaceAll('\u0000', '\uFFFD'),
+        postgresText(letter.reason),
+        event ? postgresJson(event) : null,
+        event ? null : postgresText(letter.raw ?? ''),
       ],
     );
     return (result.rowCount ?? 0) > 0;

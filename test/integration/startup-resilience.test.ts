@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import { Redis } from 'ioredis';
 import { startSystem, type RunningSystem } from '../../src/app/system';
 import { loadConfig, type Config } from '../../src/config/config';
 import { silentLogger } from '../../src/shared/logger';
-import { eventually, signStripePayload } from '../support/app';
+import { eventually, signStripePayload, testConfig, testNamespace } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/postgres';
 import { customerCreatedEvent } from '../support/stripe-fixtures';
 import { tcpProxy, type TcpProxy } from '../support/tcp-proxy';
@@ -31,16 +30,8 @@ interface ReadyBody {
 }
 
 async function start(db: TestDatabase, env: Record<string, string> = {}): Promise<Started> {
-  const namespace = `s${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const config = loadConfig({
-    ...process.env,
-    DATABASE_URL: db.url,
-    PORT: '0',
-    KAFKA_TOPIC: `billing-ledger.test.${namespace}`,
-    KAFKA_PARTITIONS: '3',
-    API_KEYS: `${API_KEY}:*`,
-    ...env,
-  });
+  const namespace = testNamespace('s');
+  const config = testConfig(db.url, namespace, { API_KEYS: `${API_KEY}:*`, ...env });
   const system = await startSystem(config, { namespace, logger: silentLogger });
   const url = system.url as string;
   return {

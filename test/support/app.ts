@@ -27,6 +27,24 @@ export interface TestSystem extends RunningSystem {
   get(path: string, headers?: Record<string, string>): Promise<Response>;
 }
 
+/** A name no other test file uses: consumer groups, Redis keys and the Kafka topic hang off it. */
+export function testNamespace(prefix: string): string {
+  return `${prefix}${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+}
+
+/** The configuration of a system isolated for one test file: its database, topic and an ephemeral port. */
+export function testConfig(databaseUrl: string, namespace: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    PORT: '0',
+    KAFKA_TOPIC: `billing-ledger.test.${namespace}`,
+    KAFKA_PARTITIONS: '3',
+    API_KEYS: `${TEST_API_KEY}:*`,
+    ...env,
+  });
+}
+
 /** Signs a raw body the way Stripe does (t=...,v1=HMAC-SHA256). */
 export function signStripePayload(body: string, secret: string): string {
   return Stripe.webhooks.generateTestHeaderString({ payload: body, secret });
@@ -40,17 +58,9 @@ export async function startTestSystem(
   env: Record<string, string> = {},
   options: Pick<SystemOptions, 'decorateReadModel'> = {},
 ): Promise<TestSystem> {
-  const namespace = `t${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const namespace = testNamespace('t');
   const db: TestDatabase = await createTestDatabase({ prefix: 'it' });
-  const config = loadConfig({
-    ...process.env,
-    DATABASE_URL: db.url,
-    PORT: '0',
-    KAFKA_TOPIC: `billing-ledger.test.${namespace}`,
-    KAFKA_PARTITIONS: '3',
-    API_KEYS: `${TEST_API_KEY}:*`,
-    ...env,
-  });
+  const config = testConfig(db.url, namespace, { API_KEYS: `${TEST_API_KEY}:*`, ...env });
   const system = await startSystem(config, { namespace, logger: silentLogger, ...options });
   if (!system.url) throw new Error('the gateway did not start');
   const url = system.url;

@@ -1,3 +1,4 @@
+import { postgresJson } from '../../infra/postgres/text';
 import type { Pool, PoolClient } from 'pg';
 import type { BusEvent } from '../../bus/port';
 import type { Logger } from '../../shared/logger';
@@ -53,10 +54,6 @@ const COLUMNS: ReadonlyArray<readonly [column: string, type: string, value: (e: 
 const columnList = COLUMNS.map(([column]) => column).join(', ');
 const recordType = COLUMNS.map(([column, type]) => `${column} ${type}`).join(', ');
 
-/** PostgreSQL text and jsonb cannot hold U+0000: replace it rather than fail the batch forever. */
-const withoutNul = (_key: string, value: unknown): unknown =>
-  typeof value === 'string' ? value.replaceAll('\u0000', '\uFFFD') : value;
-
 /** An event the audit log cannot key, order or date: the live consumer dead-letters it. */
 export class MalformedAuditEvent extends Error {
   readonly code = 'AUDIT.MALFORMED_EVENT';
@@ -105,7 +102,7 @@ export async function writeAuditBatch(
      SELECT ${columnList} FROM jsonb_to_recordset($1::jsonb) AS r(${recordType})
      ORDER BY log_position
      ON CONFLICT (event_id) DO NOTHING`,
-    [JSON.stringify(rows, withoutNul)],
+    [postgresJson(rows)],
   );
   const last = [...entries.values()].reduce(
     (max, entry) => (BigInt(entry.position) > max ? BigInt(entry.position) : max),
